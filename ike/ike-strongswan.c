@@ -1,0 +1,1596 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * ike-strongswan: the strongSwan backend.  Drives charon over its VICI
+ * socket: one IKE connection per tunnel, named after the interface, with
+ * transport-mode children whose traffic selectors are the tunnel's
+ * protocol and port (gre: one child NAME; geneve and vxlan: NAME-in and
+ * NAME-out, so that the peer may use any source port).  PSKs go in with
+ * load-shared under the id "ovs-psk-NAME"; the local private key with
+ * load-key; certificates travel inside each connection.
+ *
+ * Owns: the VICI client, its copy of every applied tunnel, the global
+ * credentials, and a cache of charon's IKE and CHILD SAs kept current from
+ * ike-updown/child-updown/ike-rekey/child-rekey events and rebuilt from
+ * list-sas on each reconcile.
+ *
+ * Nothing blocks: every request is queued on the VICI client, which
+ * enforces the command timeout, and answered through callbacks from
+ * vici_client_run().  charon replaces a connection loaded again with an
+ * identical definition without touching its SAs, which is what makes
+ * reloading everything after a charon restart, and adopting what is loaded
+ * after our own restart, safe.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "ds.h"
+#include "global-conf.h"
+#include "hmap.h"
+#include "ike.h"
+#include "log.h"
+#include "loop.h"
+#include "secret.h"
+#include "stroke-map.h"
+#include "timeval.h"
+#include "tunnel.h"
+#include "util.h"
+#include "vici-client.h"
+#include "vici.h"
+#include "x509.h"
+
+LOG_MODULE(strongswan);
+
+#define PSK_ID_PREFIX "ovs-psk-"
+#define DEFAULT_IKE_PROPOSAL "aes256gcm16-sha256-modp2048"
+#define DEFAULT_ESP_PROPOSAL "aes256gcm16-modp2048"
+/* Do not initiate a connection again sooner than this after the last
+ * attempt, so that a connection still coming up is left alone. */
+#define INITIATE_BACKOFF_MS 30000
+
+static const char *const vici_events[] = {
+    "ike-updown", "child-updown", "ike-rekey", "child-rekey", NULL
+};
+
+/* One tunnel as applied to charon. */
+struct ss_tunnel {
+    struct hmap_node node;          /* In 'tunnels', by 'name'. */
+    char *name;                     /* Interface and connection name. */
+    uint64_t version;               /* Version being or last applied. */
+
+    /* Copy of the configuration. */
+    enum tunnel_type type;
+    char *local_ip;                 /* NULL for any. */
+    char *remote_ip;
+    enum tunnel_auth auth;
+    struct secret *psk;             /* PSK mode. */
+    char *local_name;               /* Certificate modes: identities. */
+    char *remote_name;
+    char *remote_cert_pem;          /* TUNNEL_AUTH_PEER_CERT. */
+    struct stroke_map opts;         /* Translated ipsec_* options. */
+    bool initiator;                 /* We start the outbound child. */
+
+    /* State. */
+    unsigned int n_inflight;        /* Requests for 'version'. */
+    int error;                      /* First failure among them. */
+    char *why;                      /* Its text. */
+    bool loaded;                    /* charon acknowledged 'version'. */
+    bool psk_loaded;                /* "ovs-psk-NAME" is in charon. */
+    long long int next_initiate;    /* Earliest next initiate. */
+};
+
+/* A CHILD_SA in the cache. */
+struct ss_child_sa {
+    char *name;                     /* Child config name. */
+    char *uniqueid;
+    char *state;                    /* INSTALLED, REKEYING, ... */
+    char *mode;                     /* TRANSPORT, ... */
+    char *reqid;
+    char *spi_in, *spi_out;
+    char *encr;                     /* "AES_GCM_16-256" or NULL. */
+};
+
+/* An IKE_SA in the cache. */
+struct ss_ike_sa {
+    struct hmap_node node;          /* In 'sas', by 'conn'. */
+    char *conn;                     /* Connection name. */
+    char *uniqueid;
+    char *state;                    /* ESTABLISHED, CONNECTING, ... */
+    char *local_host, *local_id;
+    char *remote_host, *remote_id;
+    struct ss_child_sa *children;
+    size_t n_children;
+};
+
+struct ss_status_req;
+
+struct ike_strongswan {
+    struct ike_backend up;
+    struct ike_hooks hooks;
+    struct ike_options opts;        /* Strings not owned (from main). */
+    struct vici_client *vici;
+    bool connected;
+    bool destroying;                /* Callbacks must not touch state. */
+    char *charon_version;           /* From "version", for status. */
+
+    struct hmap tunnels;            /* "struct ss_tunnel"s by name. */
+    struct hmap sas;                /* "struct ss_ike_sa"s by conn. */
+
+    /* Global credentials. */
+    char *cert_pem;                 /* Local certificate, or NULL. */
+    char *ca_pem;                   /* CA certificate, or NULL. */
+    struct secret *key_pem;         /* Local private key, or NULL. */
+    char *local_name;               /* CN of the local certificate. */
+    char *global_error;             /* Reading the files failed. */
+
+    /* Reconcile. */
+    bool reconciling;               /* list-conns/list-sas in flight. */
+    struct hmap seen_conns;         /* Names from list-conns (ss_name). */
+    struct hmap new_sas;            /* list-sas being collected. */
+    bool cleaning;                  /* cleanup() was called. */
+
+    uint64_t n_loads, n_unloads, n_initiates;   /* Counters. */
+};
+
+/* A name in a set. */
+struct ss_name {
+    struct hmap_node node;
+    char *name;
+    bool ours;                      /* Looks like one of our connections. */
+};
+
+enum ss_req_kind {
+    SS_REQ_LOAD,                    /* Part of applying a version. */
+    SS_REQ_OTHER,                   /* Result only logged. */
+};
+
+/* Context of one request. */
+struct ss_req {
+    struct ike_strongswan *ss;
+    enum ss_req_kind kind;
+    char *tunnel;                   /* Tunnel name or NULL. */
+    uint64_t version;               /* Its version when sent. */
+    const char *what;               /* "load-conn", ... for messages. */
+};
+
+static struct ike_strongswan *
+ike_strongswan_cast(const struct ike_backend *up)
+{
+    return CONTAINER_OF(up, struct ike_strongswan, up);
+}
+
+/* Names. */
+
+static const char *
+tunnel_proto_ts__(enum tunnel_type type)
+{
+    switch (type) {
+    case TUNNEL_GRE:
+        return "dynamic[gre]";
+    case TUNNEL_GENEVE:
+        return "dynamic[udp/6081]";
+    case TUNNEL_VXLAN:
+        return "dynamic[udp/4789]";
+    case TUNNEL_TYPE_N:
+    default:
+        break;
+    }
+    return "dynamic";
+}
+
+/* Name of the child that carries our outbound traffic: NAME-out, or NAME
+ * for GRE.  Returns a new string. */
+static char *
+out_child_name__(const struct ss_tunnel *t)
+{
+    return t->type == TUNNEL_GRE ? xstrdup(t->name)
+                                 : xasprintf("%s-out", t->name);
+}
+
+/* Caches. */
+
+static struct ss_tunnel *
+ss_tunnel_find(const struct ike_strongswan *ss, const char *name)
+{
+    struct ss_tunnel *t;
+
+    HMAP_FOR_EACH_WITH_HASH (t, node, hash_string(name, 0), &ss->tunnels) {
+        if (!strcmp(t->name, name)) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void
+ss_tunnel_clear_conf(struct ss_tunnel *t)
+{
+    free(t->local_ip);
+    free(t->remote_ip);
+    secret_destroy(t->psk);
+    free(t->local_name);
+    free(t->remote_name);
+    free(t->remote_cert_pem);
+    stroke_map_destroy(&t->opts);
+    t->local_ip = t->remote_ip = NULL;
+    t->psk = NULL;
+    t->local_name = t->remote_name = t->remote_cert_pem = NULL;
+}
+
+static void
+ss_tunnel_destroy(struct ss_tunnel *t)
+{
+    if (t) {
+        ss_tunnel_clear_conf(t);
+        free(t->why);
+        free(t->name);
+        free(t);
+    }
+}
+
+static void
+ss_child_sa_clear(struct ss_child_sa *c)
+{
+    free(c->name);
+    free(c->uniqueid);
+    free(c->state);
+    free(c->mode);
+    free(c->reqid);
+    free(c->spi_in);
+    free(c->spi_out);
+    free(c->encr);
+    memset(c, 0, sizeof *c);
+}
+
+static void
+ss_ike_sa_destroy(struct ss_ike_sa *sa)
+{
+    if (sa) {
+        for (size_t i = 0; i < sa->n_children; i++) {
+            ss_child_sa_clear(&sa->children[i]);
+        }
+        free(sa->children);
+        free(sa->conn);
+        free(sa->uniqueid);
+        free(sa->state);
+        free(sa->local_host);
+        free(sa->local_id);
+        free(sa->remote_host);
+        free(sa->remote_id);
+        free(sa);
+    }
+}
+
+static void
+sas_clear__(struct hmap *sas)
+{
+    struct ss_ike_sa *sa, *next;
+
+    HMAP_FOR_EACH_SAFE (sa, next, node, sas) {
+        hmap_remove(sas, &sa->node);
+        ss_ike_sa_destroy(sa);
+    }
+}
+
+static void
+names_clear__(struct hmap *names)
+{
+    struct ss_name *n, *next;
+
+    HMAP_FOR_EACH_SAFE (n, next, node, names) {
+        hmap_remove(names, &n->node);
+        free(n->name);
+        free(n);
+    }
+}
+
+static struct ss_ike_sa *
+sa_find__(const struct hmap *sas, const char *conn, const char *uniqueid)
+{
+    struct ss_ike_sa *sa;
+
+    HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(conn, 0), sas) {
+        if (!strcmp(sa->conn, conn) && uniqueid
+            && !strcmp(sa->uniqueid, uniqueid)) {
+            return sa;
+        }
+    }
+    return NULL;
+}
+
+static char *
+dup_str__(const struct vici_node *section, const char *key)
+{
+    return nullable_xstrdup(vici_node_get_str(section, key));
+}
+
+static void
+child_sa_parse__(struct ss_child_sa *c, const struct vici_node *n)
+{
+    const char *encr = vici_node_get_str(n, "encr-alg");
+    const char *keysize = vici_node_get_str(n, "encr-keysize");
+
+    c->name = dup_str__(n, "name");
+    if (!c->name) {
+        c->name = nullable_xstrdup(n->key);
+    }
+    c->uniqueid = dup_str__(n, "uniqueid");
+    c->state = dup_str__(n, "state");
+    c->mode = dup_str__(n, "mode");
+    c->reqid = dup_str__(n, "reqid");
+    c->spi_in = dup_str__(n, "spi-in");
+    c->spi_out = dup_str__(n, "spi-out");
+    c->encr = encr ? (keysize ? xasprintf("%s-%s", encr, keysize)
+                              : xstrdup(encr))
+                   : NULL;
+}
+
+static void
+sa_add_child__(struct ss_ike_sa *sa, const struct vici_node *n)
+{
+    const char *uniqueid = vici_node_get_str(n, "uniqueid");
+
+    if (n->type != VICI_NODE_SECTION) {
+        return;
+    }
+    for (size_t i = 0; i < sa->n_children; i++) {
+        if (uniqueid && sa->children[i].uniqueid
+            && !strcmp(sa->children[i].uniqueid, uniqueid)) {
+            ss_child_sa_clear(&sa->children[i]);
+            child_sa_parse__(&sa->children[i], n);
+            return;
+        }
+    }
+    sa->children = xrealloc(sa->children,
+                            (sa->n_children + 1) * sizeof *sa->children);
+    memset(&sa->children[sa->n_children], 0, sizeof *sa->children);
+    child_sa_parse__(&sa->children[sa->n_children++], n);
+}
+
+static void
+sa_remove_child__(struct ss_ike_sa *sa, const char *uniqueid)
+{
+    for (size_t i = 0; i < sa->n_children; i++) {
+        if (uniqueid && sa->children[i].uniqueid
+            && !strcmp(sa->children[i].uniqueid, uniqueid)) {
+            ss_child_sa_clear(&sa->children[i]);
+            sa->children[i] = sa->children[--sa->n_children];
+            return;
+        }
+    }
+}
+
+/* Sets the IKE fields of 'sa' from section 'n'. */
+static void
+sa_set_ike_fields__(struct ss_ike_sa *sa, const struct vici_node *n)
+{
+    free(sa->state);
+    free(sa->local_host);
+    free(sa->local_id);
+    free(sa->remote_host);
+    free(sa->remote_id);
+    sa->state = dup_str__(n, "state");
+    sa->local_host = dup_str__(n, "local-host");
+    sa->local_id = dup_str__(n, "local-id");
+    sa->remote_host = dup_str__(n, "remote-host");
+    sa->remote_id = dup_str__(n, "remote-id");
+}
+
+/* Adds or updates in 'sas' the IKE SA described by section 'n' (key: the
+ * connection name), with its children if 'with_children'.  Returns it, or
+ * NULL if 'n' is unusable. */
+static struct ss_ike_sa *
+sa_upsert__(struct hmap *sas, const struct vici_node *n, bool with_children)
+{
+    const char *uniqueid = vici_node_get_str(n, "uniqueid");
+    struct ss_ike_sa *sa;
+
+    if (n->type != VICI_NODE_SECTION || !n->key || !uniqueid) {
+        return NULL;
+    }
+    sa = sa_find__(sas, n->key, uniqueid);
+    if (!sa) {
+        sa = xzalloc(sizeof *sa);
+        sa->conn = xstrdup(n->key);
+        sa->uniqueid = xstrdup(uniqueid);
+        hmap_insert(sas, &sa->node, hash_string(sa->conn, 0));
+    }
+    sa_set_ike_fields__(sa, n);
+    if (with_children) {
+        const struct vici_node *children = vici_node_get(n, "child-sas");
+        if (children && children->type == VICI_NODE_SECTION) {
+            for (size_t i = 0; i < children->n_children; i++) {
+                sa_add_child__(sa, children->children[i]);
+            }
+        }
+    }
+    return sa;
+}
+
+static void
+sa_remove__(struct hmap *sas, const char *conn, const char *uniqueid)
+{
+    struct ss_ike_sa *sa = sa_find__(sas, conn, uniqueid);
+    if (sa) {
+        hmap_remove(sas, &sa->node);
+        ss_ike_sa_destroy(sa);
+    }
+}
+
+/* True if the outbound child of tunnel 't' is installed, or an IKE SA of
+ * it is being negotiated. */
+static bool
+tunnel_is_up_or_coming__(const struct ike_strongswan *ss,
+                         const struct ss_tunnel *t)
+{
+    char *out = out_child_name__(t);
+    struct ss_ike_sa *sa;
+    bool found = false;
+
+    HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(t->name, 0), &ss->sas) {
+        if (strcmp(sa->conn, t->name)) {
+            continue;
+        }
+        if (sa->state && strcmp(sa->state, "ESTABLISHED")) {
+            found = true;       /* CONNECTING, REKEYING...: leave it. */
+        }
+        for (size_t i = 0; i < sa->n_children; i++) {
+            const struct ss_child_sa *c = &sa->children[i];
+            if (c->name && !strcmp(c->name, out) && c->state
+                && strcmp(c->state, "DELETING")
+                && strcmp(c->state, "DESTROYING")) {
+                found = true;
+            }
+        }
+    }
+    free(out);
+    return found;
+}
+
+/* Requests. */
+
+static struct ss_req *
+req_create__(struct ike_strongswan *ss, enum ss_req_kind kind,
+             const struct ss_tunnel *t, const char *what)
+{
+    struct ss_req *req = xzalloc(sizeof *req);
+    req->ss = ss;
+    req->kind = kind;
+    req->tunnel = t ? xstrdup(t->name) : NULL;
+    req->version = t ? t->version : 0;
+    req->what = what;
+    return req;
+}
+
+static void
+req_destroy__(struct ss_req *req)
+{
+    if (req) {
+        free(req->tunnel);
+        free(req);
+    }
+}
+
+/* Reports the result of the current version of 't' once all its load
+ * requests are answered. */
+static void
+tunnel_load_step__(struct ike_strongswan *ss, struct ss_tunnel *t)
+{
+    if (t->n_inflight) {
+        return;
+    }
+    t->loaded = !t->error;
+    ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version, t->error,
+                          t->why);
+}
+
+static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
+
+static void
+req_done__(void *req_, int error, const struct vici_msg *reply)
+{
+    struct ss_req *req = req_;
+    struct ike_strongswan *ss = req->ss;
+    struct ss_tunnel *t;
+    char *why = NULL;
+
+    if (ss->destroying) {
+        goto out;
+    }
+    if (!error && reply && !vici_msg_success(reply)) {
+        const char *errmsg = vici_msg_errmsg(reply);
+        error = -EINVAL;
+        why = xasprintf("%s: %s", req->what, errmsg ? errmsg : "failed");
+    } else if (error) {
+        why = xasprintf("%s: %s", req->what,
+                        error == -ETIMEDOUT ? "charon did not answer in time"
+                        : ovsec_strerror(error));
+    }
+
+    t = req->tunnel ? ss_tunnel_find(ss, req->tunnel) : NULL;
+    if (req->kind == SS_REQ_LOAD) {
+        if (!t || t->version != req->version || !t->n_inflight) {
+            goto out;           /* Superseded, or reset by a reconnect. */
+        }
+        if (error && !t->error) {
+            t->error = error;
+            t->why = why;
+            why = NULL;
+        }
+        t->n_inflight--;
+        if (!error && !strcmp(req->what, "load-conn") && t->initiator
+            && !tunnel_is_up_or_coming__(ss, t)) {
+            initiate__(ss, t);
+        }
+        tunnel_load_step__(ss, t);
+    } else if (error) {
+        static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(20, 20);
+        if (!ss->cleaning && error != -ECONNRESET) {
+            LOG_WARN_RL(&rl, "%s%s%s", req->tunnel ? req->tunnel : "",
+                        req->tunnel ? ": " : "", why);
+        }
+    }
+
+out:
+    free(why);
+    req_destroy__(req);
+}
+
+/* Sends 'b' with 'req' as context.  Returns 0 or -errno; on error 'req' is
+ * freed and no callback comes. */
+static int
+send__(struct ike_strongswan *ss, struct vici_builder *b, struct ss_req *req)
+{
+    int error = vici_client_request(ss->vici, b, NULL, NULL, req_done__, req);
+    if (error) {
+        req_destroy__(req);
+    }
+    return error;
+}
+
+/* Starts the outbound child of 't' without waiting for the result. */
+static void
+initiate__(struct ike_strongswan *ss, struct ss_tunnel *t)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "initiate");
+    char *child = out_child_name__(t);
+
+    vici_add_kv(b, "child", child);
+    vici_add_kv(b, "ike", t->name);
+    vici_add_kv(b, "timeout", "-1");
+    vici_add_kv(b, "init-limits", "no");
+    free(child);
+    t->next_initiate = time_msec() + INITIATE_BACKOFF_MS;
+    ss->n_initiates++;
+    send__(ss, b, req_create__(ss, SS_REQ_OTHER, t, "initiate"));
+}
+
+/* Message builders. */
+
+static void
+add_list_split__(struct vici_builder *b, const char *key, const char *value)
+{
+    char *copy = xstrdup(value);
+    char *save = NULL;
+
+    vici_begin_list(b, key);
+    for (char *item = strtok_r(copy, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        vici_list_item(b, item);
+    }
+    vici_end_list(b);
+    free(copy);
+}
+
+static void
+add_list1__(struct vici_builder *b, const char *key, const char *value)
+{
+    vici_begin_list(b, key);
+    vici_list_item(b, value);
+    vici_end_list(b);
+}
+
+static void
+add_settings__(struct vici_builder *b, const struct stroke_map *map,
+               enum stroke_scope scope)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const struct stroke_setting *s = &map->settings[i];
+        if (s->scope != scope) {
+            continue;
+        }
+        if (s->is_list) {
+            add_list_split__(b, s->key, s->value);
+        } else {
+            vici_add_kv(b, s->key, s->value);
+        }
+    }
+}
+
+static void
+add_child__(const struct ike_strongswan *ss, struct vici_builder *b,
+            const struct ss_tunnel *t, const char *name,
+            const char *local_ts, const char *remote_ts)
+{
+    vici_begin_section(b, name);
+    vici_add_kv(b, "mode", "transport");
+    add_list1__(b, "local_ts", local_ts);
+    add_list1__(b, "remote_ts", remote_ts);
+    if (!ss->opts.use_default_crypto
+        && !stroke_map_find(&t->opts, STROKE_CHILD, "esp_proposals")) {
+        add_list1__(b, "esp_proposals", DEFAULT_ESP_PROPOSAL);
+    }
+    if (!stroke_map_find(&t->opts, STROKE_CHILD, "start_action")) {
+        vici_add_kv(b, "start_action", "trap");
+    }
+    add_settings__(b, &t->opts, STROKE_CHILD);
+    vici_end_section(b);
+}
+
+static struct vici_builder *
+build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "load-conn");
+    bool psk = t->auth == TUNNEL_AUTH_PSK;
+
+    vici_begin_section(b, t->name);
+    vici_add_kv(b, "version", "2");
+    add_list1__(b, "local_addrs", t->local_ip ? t->local_ip : "%any");
+    add_list1__(b, "remote_addrs", t->remote_ip);
+    if (!ss->opts.use_default_crypto
+        && !stroke_map_find(&t->opts, STROKE_CONN, "proposals")) {
+        add_list1__(b, "proposals", DEFAULT_IKE_PROPOSAL);
+    }
+    if (!stroke_map_find(&t->opts, STROKE_CONN, "keyingtries")) {
+        vici_add_kv(b, "keyingtries", "0");
+    }
+    add_settings__(b, &t->opts, STROKE_CONN);
+
+    vici_begin_section(b, "local");
+    vici_add_kv(b, "auth", psk ? "psk" : "pubkey");
+    if (psk) {
+        if (t->local_ip) {
+            vici_add_kv(b, "id", t->local_ip);
+        }
+    } else {
+        vici_add_kv(b, "id", t->local_name);
+        if (ss->cert_pem) {
+            add_list1__(b, "certs", ss->cert_pem);
+        }
+    }
+    add_settings__(b, &t->opts, STROKE_LOCAL);
+    vici_end_section(b);
+
+    vici_begin_section(b, "remote");
+    vici_add_kv(b, "auth", psk ? "psk" : "pubkey");
+    vici_add_kv(b, "id", psk ? t->remote_ip : t->remote_name);
+    if (t->auth == TUNNEL_AUTH_PEER_CERT && t->remote_cert_pem) {
+        add_list1__(b, "certs", t->remote_cert_pem);
+    } else if (t->auth == TUNNEL_AUTH_CA && ss->ca_pem) {
+        add_list1__(b, "cacerts", ss->ca_pem);
+    }
+    add_settings__(b, &t->opts, STROKE_REMOTE);
+    vici_end_section(b);
+
+    vici_begin_section(b, "children");
+    const char *ts = tunnel_proto_ts__(t->type);
+    if (t->type == TUNNEL_GRE) {
+        add_child__(ss, b, t, t->name, ts, ts);
+    } else {
+        char *in = xasprintf("%s-in", t->name);
+        char *out = xasprintf("%s-out", t->name);
+        add_child__(ss, b, t, in, ts, "dynamic[udp]");
+        add_child__(ss, b, t, out, "dynamic[udp]", ts);
+        free(in);
+        free(out);
+    }
+    vici_end_section(b);
+
+    vici_end_section(b);
+    return b;
+}
+
+static struct vici_builder *
+build_load_shared__(const struct ss_tunnel *t)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "load-shared");
+    char *id = xasprintf(PSK_ID_PREFIX "%s", t->name);
+
+    vici_add_kv(b, "id", id);
+    vici_add_kv(b, "type", "IKE");
+    vici_add_kv_secret(b, "data", t->psk);
+    vici_begin_list(b, "owners");
+    vici_list_item(b, t->remote_ip);
+    if (t->local_ip) {
+        vici_list_item(b, t->local_ip);
+    }
+    vici_end_list(b);
+    free(id);
+    return b;
+}
+
+static void
+unload_shared__(struct ike_strongswan *ss, const char *name)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "unload-shared");
+    vici_add_kv_fmt(b, "id", PSK_ID_PREFIX "%s", name);
+    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "unload-shared"));
+}
+
+static void
+unload_conn__(struct ike_strongswan *ss, const char *name)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "unload-conn");
+    vici_add_kv(b, "name", name);
+    ss->n_unloads++;
+    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "unload-conn"));
+}
+
+/* Sends the requests that load the current version of 't'. */
+static void
+load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
+{
+    t->n_inflight = 0;
+    t->error = 0;
+    free(t->why);
+    t->why = NULL;
+    t->loaded = false;
+
+    if (!ss->connected) {
+        return;                 /* Loaded when charon comes back. */
+    }
+
+    if (t->auth == TUNNEL_AUTH_PSK) {
+        if (!send__(ss, build_load_shared__(t),
+                    req_create__(ss, SS_REQ_LOAD, t, "load-shared"))) {
+            t->n_inflight++;
+            t->psk_loaded = true;
+        }
+    } else if (t->psk_loaded) {
+        unload_shared__(ss, t->name);
+        t->psk_loaded = false;
+    }
+    if (t->auth != TUNNEL_AUTH_PSK && !ss->key_pem) {
+        t->error = -ENOKEY;
+        t->why = xstrdup(ss->global_error ? ss->global_error
+                         : "no private key loaded");
+    } else if (!send__(ss, build_load_conn__(ss, t),
+                       req_create__(ss, SS_REQ_LOAD, t, "load-conn"))) {
+        t->n_inflight++;
+    }
+    ss->n_loads++;
+    if (!t->n_inflight && !t->error) {
+        t->error = -ENOTCONN;
+        t->why = xstrdup("lost the connection to charon");
+    }
+    tunnel_load_step__(ss, t);
+}
+
+static void
+load_key__(struct ike_strongswan *ss)
+{
+    size_t size;
+    const void *data;
+
+    if (!ss->key_pem || !ss->connected) {
+        return;
+    }
+    data = secret_bytes(ss->key_pem, &size);
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "load-key");
+    vici_add_kv(b, "type", "any");
+    vici_add_kv_bytes(b, "data", data, size);
+    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "load-key"));
+}
+
+/* VICI callbacks. */
+
+static void
+version_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+
+    if (error || ss->destroying) {
+        return;
+    }
+    const char *daemon = vici_node_get_str(&reply->root, "daemon");
+    const char *version = vici_node_get_str(&reply->root, "version");
+    free(ss->charon_version);
+    ss->charon_version = xasprintf("%s %s", daemon ? daemon : "?",
+                                   version ? version : "?");
+    LOG_INFO("connected to %s over %s", ss->charon_version, ss->opts.vici);
+}
+
+static void
+on_connection__(void *ss_, bool connected)
+{
+    struct ike_strongswan *ss = ss_;
+    struct ss_tunnel *t;
+
+    ss->connected = connected;
+    ss->reconciling = false;
+    names_clear__(&ss->seen_conns);
+    sas_clear__(&ss->new_sas);
+    if (!connected) {
+        LOG_WARN("lost connection to charon at %s; will reload every "
+                 "tunnel when it is back", ss->opts.vici);
+        sas_clear__(&ss->sas);
+        HMAP_FOR_EACH (t, node, &ss->tunnels) {
+            t->loaded = false;
+            t->psk_loaded = false;
+            t->n_inflight = 0;
+            ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version,
+                                  -ENOTCONN, "lost the connection to charon");
+        }
+        return;
+    }
+
+    vici_client_request(ss->vici,
+                        vici_builder_create(VICI_CMD_REQUEST, "version"),
+                        NULL, NULL, version_done__, ss);
+    /* charon may have restarted and lost everything, or may hold what an
+     * earlier instance of ours loaded: loading each definition again is
+     * right either way, and leaves unchanged connections' SAs alone. */
+    load_key__(ss);
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        load_tunnel__(ss, t);
+    }
+    if (!hmap_is_empty(&ss->tunnels)) {
+        LOG_INFO("loading %zu tunnels into charon",
+                 hmap_count(&ss->tunnels));
+    }
+}
+
+/* Applies an ike-updown, child-updown, ike-rekey or child-rekey event to
+ * the SA cache. */
+static void
+on_event__(void *ss_, const struct vici_msg *ev)
+{
+    struct ike_strongswan *ss = ss_;
+    const struct vici_node *root = &ev->root;
+    const char *up = vici_node_get_str(root, "up");
+    bool is_up = up && !strcmp(up, "yes");
+
+    for (size_t i = 0; i < root->n_children; i++) {
+        const struct vici_node *n = root->children[i];
+        if (n->type != VICI_NODE_SECTION || !n->key) {
+            continue;
+        }
+        const char *uniqueid = vici_node_get_str(n, "uniqueid");
+
+        if (!strcmp(ev->name, "ike-updown")) {
+            if (is_up) {
+                sa_upsert__(&ss->sas, n, false);
+            } else if (uniqueid) {
+                sa_remove__(&ss->sas, n->key, uniqueid);
+            }
+            LOG_INFO("%s: IKE SA %s %s", n->key, uniqueid ? uniqueid : "?",
+                     is_up ? "up" : "down");
+        } else if (!strcmp(ev->name, "child-updown")) {
+            struct ss_ike_sa *sa = is_up ? sa_upsert__(&ss->sas, n, true)
+                                   : sa_find__(&ss->sas, n->key, uniqueid);
+            const struct vici_node *children = vici_node_get(n, "child-sas");
+            for (size_t j = 0; children && j < children->n_children; j++) {
+                const struct vici_node *c = children->children[j];
+                const char *cname = vici_node_get_str(c, "name");
+                if (!is_up && sa) {
+                    sa_remove_child__(sa, vici_node_get_str(c, "uniqueid"));
+                }
+                LOG_INFO("%s: CHILD SA %s %s", n->key,
+                         cname ? cname : "?", is_up ? "up" : "down");
+            }
+        } else if (!strcmp(ev->name, "ike-rekey")) {
+            const struct vici_node *old = vici_node_get(n, "old");
+            const struct vici_node *new = vici_node_get(n, "new");
+            const char *old_id = old ? vici_node_get_str(old, "uniqueid")
+                                     : NULL;
+            struct ss_ike_sa *old_sa = sa_find__(&ss->sas, n->key, old_id);
+            if (new && new->type == VICI_NODE_SECTION) {
+                const char *new_id = vici_node_get_str(new, "uniqueid");
+                if (new_id) {
+                    struct ss_ike_sa *sa = sa_find__(&ss->sas, n->key,
+                                                     new_id);
+                    if (!sa) {
+                        sa = xzalloc(sizeof *sa);
+                        sa->conn = xstrdup(n->key);
+                        sa->uniqueid = xstrdup(new_id);
+                        hmap_insert(&ss->sas, &sa->node,
+                                    hash_string(sa->conn, 0));
+                    }
+                    sa_set_ike_fields__(sa, new);
+                    /* The children move to the new IKE SA. */
+                    if (old_sa && old_sa != sa) {
+                        for (size_t j = 0; j < old_sa->n_children; j++) {
+                            sa->children = xrealloc(
+                                sa->children,
+                                (sa->n_children + 1) * sizeof *sa->children);
+                            sa->children[sa->n_children++]
+                                = old_sa->children[j];
+                        }
+                        old_sa->n_children = 0;
+                    }
+                }
+            }
+            if (old_id) {
+                sa_remove__(&ss->sas, n->key, old_id);
+            }
+        } else if (!strcmp(ev->name, "child-rekey")) {
+            struct ss_ike_sa *sa = sa_find__(&ss->sas, n->key, uniqueid);
+            const struct vici_node *children = vici_node_get(n, "child-sas");
+            for (size_t j = 0; sa && children
+                               && j < children->n_children; j++) {
+                const struct vici_node *c = children->children[j];
+                const struct vici_node *old = vici_node_get(c, "old");
+                const struct vici_node *new = vici_node_get(c, "new");
+                if (old) {
+                    sa_remove_child__(sa, vici_node_get_str(old,
+                                                            "uniqueid"));
+                }
+                if (new) {
+                    sa_add_child__(sa, new);
+                }
+            }
+        }
+    }
+}
+
+/* Class functions. */
+
+static int
+ss_create(const struct ike_options *opts, const struct ike_hooks *hooks,
+          struct ike_backend **ret)
+{
+    struct ike_strongswan *ss = xzalloc(sizeof *ss);
+    struct vici_client_hooks vhooks = {
+        .event = on_event__,
+        .connection = on_connection__,
+        .aux = ss,
+    };
+    int error = 0;
+
+    *ret = NULL;
+    ss->up.class = &ike_strongswan_class;
+    ss->hooks = *hooks;
+    ss->opts = *opts;
+    hmap_init(&ss->tunnels);
+    hmap_init(&ss->sas);
+    hmap_init(&ss->seen_conns);
+    hmap_init(&ss->new_sas);
+    ss->vici = vici_client_create(opts->vici, vici_events,
+                                  opts->command_timeout_ms, &vhooks, &error);
+    if (!ss->vici) {
+        ss->up.class->destroy(&ss->up);
+        return error ? error : -EINVAL;
+    }
+    *ret = &ss->up;
+    return 0;
+}
+
+static void
+ss_destroy(struct ike_backend *up)
+{
+    struct ike_strongswan *ss;
+    struct ss_tunnel *t, *next;
+
+    if (!up) {
+        return;
+    }
+    ss = ike_strongswan_cast(up);
+    ss->destroying = true;
+    vici_client_destroy(ss->vici);
+    HMAP_FOR_EACH_SAFE (t, next, node, &ss->tunnels) {
+        hmap_remove(&ss->tunnels, &t->node);
+        ss_tunnel_destroy(t);
+    }
+    hmap_destroy(&ss->tunnels);
+    sas_clear__(&ss->sas);
+    hmap_destroy(&ss->sas);
+    sas_clear__(&ss->new_sas);
+    hmap_destroy(&ss->new_sas);
+    names_clear__(&ss->seen_conns);
+    hmap_destroy(&ss->seen_conns);
+    free(ss->cert_pem);
+    free(ss->ca_pem);
+    secret_destroy(ss->key_pem);
+    free(ss->local_name);
+    free(ss->global_error);
+    free(ss->charon_version);
+    free(ss);
+}
+
+static void
+ss_run(struct ike_backend *up)
+{
+    vici_client_run(ike_strongswan_cast(up)->vici);
+}
+
+static void
+ss_wait(struct ike_backend *up)
+{
+    vici_client_wait(ike_strongswan_cast(up)->vici);
+}
+
+static char *
+ss_check_tunnel(const struct ike_backend *up OVS_UNUSED__,
+                const struct tunnel *t)
+{
+    struct stroke_map map = STROKE_MAP_INITIALIZER;
+    char *error = stroke_map_translate(t->name, &t->conf->ipsec_options,
+                                       &map);
+    stroke_map_destroy(&map);
+    return error;
+}
+
+/* Reads file 'path' into a new string in '*ret'.  Returns NULL or a new
+ * error message naming 'what'. */
+static char *
+read_pem__(const char *what, const char *path, char **ret, size_t *ret_size)
+{
+    char *why = NULL;
+    size_t size;
+
+    *ret = NULL;
+    if (x509_read_file(path, ret, &size, &why)) {
+        char *msg = xasprintf("%s: %s", what, why);
+        free(why);
+        return msg;
+    }
+    if (ret_size) {
+        *ret_size = size;
+    }
+    return NULL;
+}
+
+static int
+ss_set_global(struct ike_backend *up, const struct global_conf *g)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    char *why = NULL;
+    char *key = NULL;
+    size_t key_size = 0;
+
+    free(ss->cert_pem);
+    free(ss->ca_pem);
+    free(ss->local_name);
+    free(ss->global_error);
+    ss->cert_pem = ss->ca_pem = ss->local_name = ss->global_error = NULL;
+    secret_destroy(ss->key_pem);
+    ss->key_pem = NULL;
+
+    if (g->certificate && g->private_key && !g->cert_error) {
+        why = read_pem__("other_config:certificate", g->certificate,
+                         &ss->cert_pem, NULL);
+        if (!why) {
+            why = read_pem__("other_config:private_key", g->private_key,
+                             &key, &key_size);
+        }
+        if (!why && g->ca_cert) {
+            why = read_pem__("other_config:ca_cert", g->ca_cert,
+                             &ss->ca_pem, NULL);
+        }
+        if (key) {
+            ss->key_pem = secret_create(key, key_size);
+            memzero_explicit(key, key_size);
+            free(key);
+        }
+        ss->local_name = nullable_xstrdup(g->local_name);
+    }
+    if (why) {
+        ss->global_error = why;
+        secret_destroy(ss->key_pem);
+        ss->key_pem = NULL;
+        return -EINVAL;
+    }
+    load_key__(ss);
+    return 0;
+}
+
+static int
+ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    const struct tunnel_conf *c = tun->conf;
+    struct ss_tunnel *t = ss_tunnel_find(ss, tun->name);
+    char *why;
+
+    if (!c) {
+        return -EINVAL;
+    }
+    if (!t) {
+        t = xzalloc(sizeof *t);
+        t->name = xstrdup(tun->name);
+        hmap_insert(&ss->tunnels, &t->node, hash_string(t->name, 0));
+    }
+    ss_tunnel_clear_conf(t);
+    t->version = tun->version;
+    t->type = c->type;
+    t->local_ip = nullable_xstrdup(c->local_ip);
+    t->remote_ip = xstrdup(c->remote_ip);
+    t->auth = c->auth;
+    t->psk = secret_clone(c->psk);
+    t->local_name = nullable_xstrdup(c->local_name);
+    t->remote_name = nullable_xstrdup(c->remote_name);
+    t->next_initiate = LLONG_MIN;
+
+    /* GRE has one child for both directions: only one end initiates, the
+     * one with the lower address, so that the two do not cross; the other
+     * end's trap policy still triggers on traffic. */
+    if (t->type == TUNNEL_GRE) {
+        unsigned char a[16], b[16];
+        int af = c->af == AF_INET6 ? AF_INET6 : AF_INET;
+        t->initiator = c->local_ip
+                       && inet_pton(af, c->local_ip, a) == 1
+                       && inet_pton(af, c->remote_ip, b) == 1
+                       && memcmp(a, b, af == AF_INET ? 4 : 16) < 0;
+    } else {
+        t->initiator = true;
+    }
+
+    why = stroke_map_translate(tun->name, &c->ipsec_options, &t->opts);
+    if (!why && c->auth == TUNNEL_AUTH_PEER_CERT) {
+        why = read_pem__("options:remote_cert", c->remote_cert,
+                         &t->remote_cert_pem, NULL);
+    }
+    if (why) {
+        t->n_inflight = 0;
+        t->error = -EINVAL;
+        free(t->why);
+        t->why = why;
+        tunnel_load_step__(ss, t);
+        return 0;
+    }
+    load_tunnel__(ss, t);
+    return 0;
+}
+
+static int
+ss_tunnel_remove(struct ike_backend *up, const char *name)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    struct ss_tunnel *t = ss_tunnel_find(ss, name);
+
+    if (!t) {
+        return -ENOENT;
+    }
+    if (ss->connected) {
+        unload_conn__(ss, name);
+        if (t->psk_loaded) {
+            unload_shared__(ss, name);
+        }
+    }
+    hmap_remove(&ss->tunnels, &t->node);
+    ss_tunnel_destroy(t);
+    return 0;
+}
+
+/* Reconcile. */
+
+/* True if the list-conn entry 'n' has the shape of a connection this
+ * backend makes: one child named like the connection, or two named
+ * NAME-in and NAME-out, all in transport mode. */
+static bool
+conn_looks_ours__(const struct vici_node *n)
+{
+    const struct vici_node *children = vici_node_get(n, "children");
+    size_t len = strlen(n->key);
+
+    if (!children || children->type != VICI_NODE_SECTION
+        || !children->n_children || children->n_children > 2) {
+        return false;
+    }
+    for (size_t i = 0; i < children->n_children; i++) {
+        const struct vici_node *c = children->children[i];
+        const char *mode = vici_node_get_str(c, "mode");
+        if (!c->key || !mode || strcmp(mode, "TRANSPORT")
+            || strncmp(c->key, n->key, len)
+            || (strcmp(c->key + len, "")
+                && strcmp(c->key + len, "-in")
+                && strcmp(c->key + len, "-out"))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+list_conn_item__(void *ss_, const struct vici_msg *item)
+{
+    struct ike_strongswan *ss = ss_;
+
+    for (size_t i = 0; i < item->root.n_children; i++) {
+        const struct vici_node *n = item->root.children[i];
+        if (n->type == VICI_NODE_SECTION && n->key) {
+            struct ss_name *name = xzalloc(sizeof *name);
+            name->name = xstrdup(n->key);
+            name->ours = conn_looks_ours__(n);
+            hmap_insert(&ss->seen_conns, &name->node,
+                        hash_string(name->name, 0));
+        }
+    }
+}
+
+static bool
+seen__(const struct ike_strongswan *ss, const char *conn)
+{
+    struct ss_name *n;
+
+    HMAP_FOR_EACH_WITH_HASH (n, node, hash_string(conn, 0),
+                             &ss->seen_conns) {
+        if (!strcmp(n->name, conn)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+list_conns_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+    struct ss_tunnel *t;
+    struct ss_name *n;
+
+    if (ss->destroying) {
+        return;
+    }
+    if (error) {
+        LOG_WARN("list-conns failed: %s", ovsec_strerror(error));
+        ss->reconciling = false;
+        names_clear__(&ss->seen_conns);
+        return;
+    }
+    (void) reply;
+
+    /* Reload what charon lost. */
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (t->loaded && !seen__(ss, t->name)) {
+            LOG_WARN("%s: charon no longer has the connection, reloading",
+                     t->name);
+            load_tunnel__(ss, t);
+        }
+    }
+    /* Unload connections of ours that nobody wants any more (left by a
+     * tunnel deleted while we were not running). */
+    HMAP_FOR_EACH (n, node, &ss->seen_conns) {
+        if (n->ours && !ss_tunnel_find(ss, n->name) && !ss->cleaning) {
+            LOG_INFO("%s: unloading stale connection from charon", n->name);
+            unload_conn__(ss, n->name);
+            unload_shared__(ss, n->name);
+        }
+    }
+    names_clear__(&ss->seen_conns);
+}
+
+static void
+list_sa_item__(void *ss_, const struct vici_msg *item)
+{
+    struct ike_strongswan *ss = ss_;
+
+    for (size_t i = 0; i < item->root.n_children; i++) {
+        sa_upsert__(&ss->new_sas, item->root.children[i], true);
+    }
+}
+
+static void
+list_sas_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+    struct ss_tunnel *t;
+
+    (void) reply;
+    if (ss->destroying) {
+        return;
+    }
+    ss->reconciling = false;
+    if (error) {
+        LOG_WARN("list-sas failed: %s", ovsec_strerror(error));
+        sas_clear__(&ss->new_sas);
+        return;
+    }
+
+    /* The listing is authoritative: it replaces the event-built cache. */
+    sas_clear__(&ss->sas);
+    hmap_destroy(&ss->sas);
+    ss->sas = ss->new_sas;      /* Moves the bucket array. */
+    hmap_init(&ss->new_sas);
+
+    long long int now = time_msec();
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (t->loaded && t->initiator && now >= t->next_initiate
+            && !tunnel_is_up_or_coming__(ss, t)) {
+            LOG_INFO("%s: outbound SA is down, initiating", t->name);
+            initiate__(ss, t);
+        }
+    }
+}
+
+static int
+ss_reconcile(struct ike_backend *up)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    int error;
+
+    if (!ss->connected) {
+        return -ENOTCONN;
+    }
+    if (ss->reconciling) {
+        return 0;
+    }
+    error = vici_client_request(ss->vici,
+                                vici_builder_create(VICI_CMD_REQUEST,
+                                                    "list-conns"),
+                                "list-conn", list_conn_item__,
+                                list_conns_done__, ss);
+    if (!error) {
+        error = vici_client_request(ss->vici,
+                                    vici_builder_create(VICI_CMD_REQUEST,
+                                                        "list-sas"),
+                                    "list-sa", list_sa_item__,
+                                    list_sas_done__, ss);
+    }
+    ss->reconciling = !error;
+    return error;
+}
+
+/* Show. */
+
+static void
+format_ike_sa__(const struct ss_ike_sa *sa, struct ds *out)
+{
+    ds_put_format(out, "  %s[%s]: %s, %s[%s]...%s[%s]\n", sa->conn,
+                  sa->uniqueid, sa->state ? sa->state : "?",
+                  sa->local_host ? sa->local_host : "?",
+                  sa->local_id ? sa->local_id : "?",
+                  sa->remote_host ? sa->remote_host : "?",
+                  sa->remote_id ? sa->remote_id : "?");
+}
+
+static void
+format_child_sa__(const struct ss_child_sa *c, struct ds *out)
+{
+    ds_put_format(out, "  %s{%s}: %s, %s, reqid %s, ESP SPIs: %s_i %s_o",
+                  c->name ? c->name : "?", c->uniqueid ? c->uniqueid : "?",
+                  c->state ? c->state : "?", c->mode ? c->mode : "?",
+                  c->reqid ? c->reqid : "?", c->spi_in ? c->spi_in : "?",
+                  c->spi_out ? c->spi_out : "?");
+    if (c->encr) {
+        ds_put_format(out, ", %s", c->encr);
+    }
+    ds_put_char(out, '\n');
+}
+
+static void
+ss_show_tunnel(const struct ike_backend *up, const char *name,
+               struct ds *out)
+{
+    const struct ike_strongswan *ss = ike_strongswan_cast(up);
+    struct ss_ike_sa *sa;
+
+    HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(name, 0), &ss->sas) {
+        if (strcmp(sa->conn, name)) {
+            continue;
+        }
+        format_ike_sa__(sa, out);
+        for (size_t i = 0; i < sa->n_children; i++) {
+            const struct ss_child_sa *c = &sa->children[i];
+            /* Active means the ESP SA is in the kernel. */
+            if (c->state && !strcmp(c->state, "INSTALLED")) {
+                format_child_sa__(c, out);
+            }
+        }
+    }
+}
+
+static void
+ss_show_summary(const struct ike_backend *up, struct ds *out)
+{
+    const struct ike_strongswan *ss = ike_strongswan_cast(up);
+
+    ds_put_format(out, "IKE daemon: strongSwan charon over %s: %s%s%s\n",
+                  ss->opts.vici,
+                  ss->connected ? "connected" : "not connected",
+                  ss->charon_version ? ", " : "",
+                  ss->charon_version ? ss->charon_version : "");
+    ds_put_format(out, "tunnels: %zu, IKE SAs: %zu, requests pending: %u, "
+                  "loads: %"PRIu64", unloads: %"PRIu64", initiates: "
+                  "%"PRIu64", VICI messages sent: %"PRIu64"\n",
+                  hmap_count(&ss->tunnels), hmap_count(&ss->sas),
+                  vici_client_n_pending(ss->vici), ss->n_loads,
+                  ss->n_unloads, ss->n_initiates,
+                  vici_client_n_sent(ss->vici));
+}
+
+/* ipsec/status: list-conns then list-sas, rendered as text. */
+struct ss_status_req {
+    struct ike_strongswan *ss;
+    ike_status_cb *cb;
+    void *aux;
+    struct ds text;
+    unsigned int n_conns;
+    unsigned int n_sas;
+};
+
+static void
+status_conn_item__(void *req_, const struct vici_msg *item)
+{
+    struct ss_status_req *req = req_;
+
+    for (size_t i = 0; i < item->root.n_children; i++) {
+        const struct vici_node *n = item->root.children[i];
+        if (n->type != VICI_NODE_SECTION || !n->key) {
+            continue;
+        }
+        const struct vici_node *l = vici_node_get(n, "local_addrs");
+        const struct vici_node *r = vici_node_get(n, "remote_addrs");
+        const struct vici_node *children = vici_node_get(n, "children");
+        ds_put_format(&req->text, "%s: %s, %s...%s\n", n->key,
+                      vici_node_get_str(n, "version")
+                      ? vici_node_get_str(n, "version") : "?",
+                      l && l->n_children ? vici_node_str(l->children[0])
+                      : "%any",
+                      r && r->n_children ? vici_node_str(r->children[0])
+                      : "%any");
+        for (size_t j = 0; children && j < children->n_children; j++) {
+            const struct vici_node *c = children->children[j];
+            const struct vici_node *lts = vici_node_get(c, "local-ts");
+            const struct vici_node *rts = vici_node_get(c, "remote-ts");
+            const char *mode = vici_node_get_str(c, "mode");
+            ds_put_format(&req->text, "  %s: %s, %s === %s\n",
+                          c->key ? c->key : "?", mode ? mode : "?",
+                          lts && lts->n_children
+                          ? vici_node_str(lts->children[0]) : "?",
+                          rts && rts->n_children
+                          ? vici_node_str(rts->children[0]) : "?");
+        }
+        req->n_conns++;
+    }
+}
+
+static void
+status_sa_item__(void *req_, const struct vici_msg *item)
+{
+    struct ss_status_req *req = req_;
+    struct hmap tmp;
+
+    hmap_init(&tmp);
+    for (size_t i = 0; i < item->root.n_children; i++) {
+        struct ss_ike_sa *sa = sa_upsert__(&tmp, item->root.children[i],
+                                           true);
+        if (sa) {
+            format_ike_sa__(sa, &req->text);
+            for (size_t j = 0; j < sa->n_children; j++) {
+                format_child_sa__(&sa->children[j], &req->text);
+            }
+            req->n_sas++;
+        }
+    }
+    sas_clear__(&tmp);
+    hmap_destroy(&tmp);
+}
+
+static void
+status_req_destroy__(struct ss_status_req *req)
+{
+    ds_destroy(&req->text);
+    free(req);
+}
+
+static void
+status_sas_done__(void *req_, int error, const struct vici_msg *reply)
+{
+    struct ss_status_req *req = req_;
+
+    (void) reply;
+    if (error) {
+        char *msg = xasprintf("list-sas: %s", ovsec_strerror(error));
+        req->cb(req->aux, error, msg);
+        free(msg);
+    } else {
+        ds_put_format(&req->text, "(%u connections, %u IKE SAs)\n",
+                      req->n_conns, req->n_sas);
+        req->cb(req->aux, 0, ds_cstr(&req->text));
+    }
+    status_req_destroy__(req);
+}
+
+static void
+status_conns_done__(void *req_, int error, const struct vici_msg *reply)
+{
+    struct ss_status_req *req = req_;
+    struct ike_strongswan *ss = req->ss;
+
+    (void) reply;
+    if (!error) {
+        ds_put_cstr(&req->text, "Security Associations:\n");
+        error = vici_client_request(ss->vici,
+                                    vici_builder_create(VICI_CMD_REQUEST,
+                                                        "list-sas"),
+                                    "list-sa", status_sa_item__,
+                                    status_sas_done__, req);
+        if (!error) {
+            return;
+        }
+    }
+    char *msg = xasprintf("list-conns: %s", ovsec_strerror(error));
+    req->cb(req->aux, error, msg);
+    free(msg);
+    status_req_destroy__(req);
+}
+
+static int
+ss_query_status(struct ike_backend *up, ike_status_cb *cb, void *aux)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    struct ss_status_req *req = xzalloc(sizeof *req);
+    int error;
+
+    req->ss = ss;
+    req->cb = cb;
+    req->aux = aux;
+    ds_init(&req->text);
+    ss_show_summary(up, &req->text);
+    ds_put_cstr(&req->text, "Connections:\n");
+    error = vici_client_request(ss->vici,
+                                vici_builder_create(VICI_CMD_REQUEST,
+                                                    "list-conns"),
+                                "list-conn", status_conn_item__,
+                                status_conns_done__, req);
+    if (error) {
+        status_req_destroy__(req);
+    }
+    return error;
+}
+
+static int
+ss_cleanup(struct ike_backend *up)
+{
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    struct ss_tunnel *t;
+
+    ss->cleaning = true;
+    if (!ss->connected) {
+        return -ENOTCONN;
+    }
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        unload_conn__(ss, t->name);
+        if (t->psk_loaded) {
+            unload_shared__(ss, t->name);
+        }
+    }
+    return 0;
+}
+
+static bool
+ss_idle(const struct ike_backend *up)
+{
+    const struct ike_strongswan *ss = ike_strongswan_cast(up);
+    return !ss->connected || !vici_client_n_pending(ss->vici);
+}
+
+const struct ike_backend_class ike_strongswan_class = {
+    .name = "strongswan",
+    .create = ss_create,
+    .destroy = ss_destroy,
+    .run = ss_run,
+    .wait = ss_wait,
+    .check_tunnel = ss_check_tunnel,
+    .set_global = ss_set_global,
+    .tunnel_apply = ss_tunnel_apply,
+    .tunnel_remove = ss_tunnel_remove,
+    .reconcile = ss_reconcile,
+    .show_tunnel = ss_show_tunnel,
+    .show_summary = ss_show_summary,
+    .query_status = ss_query_status,
+    .cleanup = ss_cleanup,
+    .idle = ss_idle,
+};
