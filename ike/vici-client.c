@@ -37,7 +37,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,7 +109,7 @@ struct vici_client {
     long long int timeout_ms;   /* Per exchange, and for connect(). */
     struct vici_client_hooks hooks;     /* Owner's upcalls. */
 
-    enum vici_client_state state;
+    enum vici_client_state state;       /* See the enum. */
     struct stream *stream;      /* Non-null unless VC_S_BACKOFF. */
     long long int next_try;     /* VC_S_BACKOFF: when to connect. */
     long long int connect_deadline;     /* VC_S_CONNECTING: give up then. */
@@ -133,7 +133,9 @@ struct vici_client {
     uint64_t n_reconnects;      /* Established connections lost. */
 };
 
-static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+/* Peer-triggered warnings: unknown events, protocol errors. */
+static struct log_rate_limit unknown_rl = LOG_RATE_LIMIT_INIT(5, 5);
+static struct log_rate_limit proto_rl = LOG_RATE_LIMIT_INIT(5, 5);
 
 static void vici_client_disconnect__(struct vici_client *,
                                      struct vici_request *timed_out);
@@ -383,12 +385,21 @@ vici_client_disconnect__(struct vici_client *client,
     }
 }
 
-/* Resets the connection after charon broke the protocol. */
-static void
-vici_client_protocol_error__(struct vici_client *client, const char *why)
+/* Resets the connection after charon broke the protocol; 'format' says
+ * how. */
+static void PRINTF_FORMAT(2, 3)
+vici_client_protocol_error__(struct vici_client *client,
+                             const char *format, ...)
 {
-    LOG_WARN_RL(&rl, "%s: protocol error: %s; reconnecting in %lld ms",
+    va_list args;
+    char *why;
+
+    va_start(args, format);
+    why = xvasprintf(format, args);
+    va_end(args);
+    LOG_WARN_RL(&proto_rl, "%s: protocol error: %s; reconnecting in %lld ms",
                 client->name, why, client->backoff_ms);
+    free(why);
     vici_client_disconnect__(client, NULL);
 }
 
@@ -411,7 +422,6 @@ vici_client_handle_event__(struct vici_client *client,
                            const struct vici_msg *msg)
 {
     struct vici_request *req = client->streaming;
-
     const char *name = msg->name ? msg->name : "";
 
     if (req && !strcmp(name, req->stream_event)) {
@@ -443,29 +453,24 @@ vici_client_handle_answer__(struct vici_client *client,
     bool ok;
 
     if (ovs_list_is_empty(&client->pending)) {
-        char *why = xasprintf("unsolicited %s", vici_op_to_string(msg->op));
-        vici_client_protocol_error__(client, why);
-        free(why);
+        vici_client_protocol_error__(client, "unsolicited %s",
+                                     vici_op_to_string(msg->op));
         return;
     }
     x = CONTAINER_OF(client->pending.next, struct vici_xchg, node);
     if (x->packet) {
-        char *why = xasprintf("%s before \"%s\" was sent",
-                              vici_op_to_string(msg->op), x->name);
-        vici_client_protocol_error__(client, why);
-        free(why);
+        vici_client_protocol_error__(client, "%s before \"%s\" was sent",
+                                     vici_op_to_string(msg->op), x->name);
         return;
     }
     ok = (x->kind == VX_REQUEST
           ? msg->op == VICI_CMD_RESPONSE || msg->op == VICI_CMD_UNKNOWN
           : msg->op == VICI_EVENT_CONFIRM || msg->op == VICI_EVENT_UNKNOWN);
     if (!ok) {
-        char *why = xasprintf("%s in answer to %s \"%s\"",
-                              vici_op_to_string(msg->op),
-                              x->kind == VX_REQUEST ? "command" : "event",
-                              x->name);
-        vici_client_protocol_error__(client, why);
-        free(why);
+        vici_client_protocol_error__(client, "%s in answer to %s \"%s\"",
+                                     vici_op_to_string(msg->op),
+                                     x->kind == VX_REQUEST
+                                     ? "command" : "event", x->name);
         return;
     }
 
@@ -476,7 +481,7 @@ vici_client_handle_answer__(struct vici_client *client,
     switch (x->kind) {
     case VX_REGISTER:
         if (msg->op == VICI_EVENT_UNKNOWN) {
-            LOG_WARN_RL(&rl, "%s: charon does not know event \"%s\", "
+            LOG_WARN_RL(&unknown_rl, "%s: charon does not know event \"%s\", "
                         "ignoring", client->name, x->name);
         } else if (x->req && !x->req->replied) {
             client->streaming = x->req;
@@ -489,7 +494,7 @@ vici_client_handle_answer__(struct vici_client *client,
 
     case VX_UNREGISTER:
         if (msg->op == VICI_EVENT_UNKNOWN) {
-            LOG_WARN_RL(&rl, "%s: charon refused to unregister event "
+            LOG_WARN_RL(&unknown_rl, "%s: charon refused to unregister event "
                         "\"%s\", ignoring", client->name, x->name);
         }
         break;
@@ -515,10 +520,8 @@ vici_client_handle_packet__(struct vici_client *client,
     const char *why = NULL;
 
     if (vici_msg_decode(data, size, &msg, &why)) {
-        char *s = xasprintf("undecodable packet (%s)",
-                            why ? why : "unknown reason");
-        vici_client_protocol_error__(client, s);
-        free(s);
+        vici_client_protocol_error__(client, "undecodable packet (%s)",
+                                     why ? why : "unknown reason");
         return;
     }
     if (LOG_IS_DBG_ENABLED()) {
@@ -539,13 +542,10 @@ vici_client_handle_packet__(struct vici_client *client,
     case VICI_EVENT_REGISTER:
     case VICI_EVENT_UNREGISTER:
     case VICI_OP_N:
-    default: {
-        char *s = xasprintf("unexpected %s from server",
-                            vici_op_to_string(msg->op));
-        vici_client_protocol_error__(client, s);
-        free(s);
+    default:
+        vici_client_protocol_error__(client, "unexpected %s from server",
+                                     vici_op_to_string(msg->op));
         break;
-    }
     }
     vici_msg_destroy(msg);
 }
@@ -571,10 +571,9 @@ vici_client_recv__(struct vici_client *client)
         while (client->rx_len - ofs >= 4) {
             uint32_t len = get_be32__(client->rx + ofs);
             if (len > VICI_MAX_PACKET) {
-                char *why = xasprintf("%"PRIu32"-byte packet exceeds the "
-                                      "%d-byte limit", len, VICI_MAX_PACKET);
-                vici_client_protocol_error__(client, why);
-                free(why);
+                vici_client_protocol_error__(
+                    client, "%"PRIu32"-byte packet exceeds the %d-byte limit",
+                    len, VICI_MAX_PACKET);
                 return false;
             }
             if (client->rx_len - ofs - 4 < len) {
@@ -608,7 +607,9 @@ vici_client_recv__(struct vici_client *client)
             size_t cap = MAX(need, MIN(client->rx_cap * 2,
                                        (size_t) 4 + VICI_MAX_PACKET));
             uint8_t *rx = xmalloc(cap);
-            memcpy(rx, client->rx, client->rx_len);
+            if (client->rx_len) {
+                memcpy(rx, client->rx, client->rx_len);
+            }
             free(client->rx);
             client->rx = rx;
             client->rx_cap = cap;
@@ -647,7 +648,7 @@ vici_client_send__(struct vici_client *client)
         struct vici_xchg *x = CONTAINER_OF(client->txq.next,
                                            struct vici_xchg, tx_node);
         ssize_t n = stream_send(client->stream, x->packet + x->ofs,
-                        x->size - x->ofs);
+                                x->size - x->ofs);
         if (n == -EAGAIN) {
             return true;
         } else if (n < 0) {
@@ -742,9 +743,6 @@ vici_client_destroy(struct vici_client *client)
         vici_xchg_destroy__(x);
     }
 
-    if (client->rx) {
-        memzero_explicit(client->rx, client->rx_cap);
-    }
     free(client->rx);
     for (char **e = client->events; *e; e++) {
         free(*e);
@@ -863,7 +861,7 @@ vici_client_request(struct vici_client *client, struct vici_builder *builder,
         return -EINVAL;
     }
     /* Length prefix, op, name length, name. */
-    if (size < 6 || packet[4] != VICI_CMD_REQUEST || !packet[5]
+    if (!reply_cb || size < 6 || packet[4] != VICI_CMD_REQUEST || !packet[5]
         || size < 6 + (size_t) packet[5]
         || (stream_event
             && (!item_cb || !*stream_event || strlen(stream_event) > 255

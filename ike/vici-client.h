@@ -41,9 +41,20 @@ struct vici_client_hooks {
 
 /* Creates a client of 'name' ("unix:PATH").  'events' is a NULL-terminated
  * list of event names to register on each connect (e.g. "ike-updown").
- * 'timeout_ms' bounds each request from when it is sent.  Does not block;
- * connects from run().  Returns NULL (and stores -errno in '*error') if
- * 'name' is malformed. */
+ * 'timeout_ms' (> 0) bounds each request from when it is sent.  Since
+ * charon answers in order, the clock of a request starts when the answers
+ * to all earlier ones have arrived, and each item of a streamed request
+ * restarts it.  On expiry the request fails with -ETIMEDOUT and, because a
+ * late answer would be taken for the next request's, the connection is
+ * reset: every other request fails with -ECONNRESET and the client
+ * reconnects.  A hung charon thus costs one timeout, not one per request.
+ * Does not block; connects from run().  Returns NULL (and stores -errno in
+ * '*error', if nonnull) if 'name' is malformed, 'timeout_ms' is not
+ * positive or an event name is empty or longer than 255 bytes.  Copies
+ * 'name', 'events' and 'hooks' ('hooks' and its members may be NULL).
+ *
+ * The callbacks run from vici_client_run() (and vici_client_destroy()).
+ * They may queue requests but must not destroy the client. */
 struct vici_client *vici_client_create(const char *name,
                                        const char *const *events,
                                        long long int timeout_ms,
@@ -52,15 +63,23 @@ struct vici_client *vici_client_create(const char *name,
 /* Cancels pending requests (their callbacks run with -ECANCELED) and
  * frees the client.  NULL ok. */
 void vici_client_destroy(struct vici_client *);
+/* Connects, reconnects, sends, receives and enforces deadlines; never
+ * blocks. */
 void vici_client_run(struct vici_client *);
+/* Registers the socket and deadlines with the poll loop. */
 void vici_client_wait(struct vici_client *);
+/* True once the permanent registrations have been answered and
+ * hooks->connection(aux, true) was called, until the connection is lost.
+ * Requests are accepted only then. */
 bool vici_client_is_connected(const struct vici_client *);
 
 /* Queues request 'req' (a VICI_CMD_REQUEST builder; takes ownership).
  * 'stream_event' names the event that carries the items of a streamed
  * request (NULL otherwise); 'item_cb' gets them.  'reply_cb' is called
  * exactly once.  Returns 0, or -ENOTCONN when not connected (callbacks
- * are then not called), or -EINVAL if the builder fails. */
+ * are then not called), or -EINVAL if the builder fails, is not a
+ * CMD_REQUEST, or 'stream_event' is empty, too long, lacks 'item_cb' or
+ * is one of the permanent events. */
 int vici_client_request(struct vici_client *, struct vici_builder *req,
                         const char *stream_event, vici_item_cb *item_cb,
                         vici_reply_cb *reply_cb, void *aux);

@@ -169,7 +169,7 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
         return rpc->status;
     }
 
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; ; i++) {
         size_t end;
         int r = scan__(rpc, &end);
 
@@ -209,6 +209,11 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
             set_error__(rpc, -EMSGSIZE);
             return -EMSGSIZE;
         }
+        if (i >= 64) {
+            /* Plenty of input keeps arriving, and all of it has been
+             * scanned: yield to the rest of the loop. */
+            return -EAGAIN;
+        }
 
         /* Need more input. */
         ds_reserve(&rpc->input, rpc->input.length + 65536);
@@ -227,8 +232,6 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
         rpc->input.length += n;
         rpc->input.string[rpc->input.length] = '\0';
     }
-    /* Plenty of input keeps arriving: yield to the rest of the loop. */
-    return -EAGAIN;
 }
 
 int

@@ -176,8 +176,15 @@ stream_open(const char *name, struct stream **ret)
     s->fd = fd;
     if (connect(fd, sa, len) == 0) {
         s->connect_error = 0;
-    } else if (errno == EINPROGRESS || errno == EAGAIN) {
+    } else if (errno == EINPROGRESS
+               || (errno == EAGAIN && sa->sa_family != AF_UNIX)) {
         s->connect_error = -EAGAIN;
+    } else if (errno == EAGAIN) {
+        /* For a Unix socket, EAGAIN means the listener's backlog is full,
+         * not that the connection is under way: a failure to retry. */
+        error = -ECONNREFUSED;
+        stream_close(s);
+        goto out;
     } else {
         error = -errno;
         stream_close(s);

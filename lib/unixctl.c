@@ -336,9 +336,10 @@ set_options__(struct unixctl_conn *conn, int argc, const char *argv[],
         unixctl_command_reply_error(conn, error);
         free(error);
     } else {
-        /* The reply to set-options itself uses the old format. */
-        unixctl_command_reply(conn, NULL);
+        /* Like OVS, the reply to set-options is already in the new
+         * format. */
         conn->fmt = fmt;
+        unixctl_command_reply(conn, NULL);
     }
 }
 

@@ -995,10 +995,10 @@ xfrm_dump_parser_feed(struct xfrm_dump_parser *p, const void *buf,
                                      (const void *) pos;
 
         if (!nlmsg_fits__(nlh, left)) {
-            /* The rest of this datagram is garbage; the final message, if
-             * it was in there, is lost, and the caller's timeout ends the
-             * wait. */
+            /* The rest of this datagram is garbage, which may have hidden
+             * the final message: waiting for it could be in vain. */
             parser_error__(p, -EBADMSG);
+            p->done = true;
             break;
         }
         if (nlh->nlmsg_seq == p->seq
@@ -1188,6 +1188,10 @@ socket_transact__(struct xfrm_socket *sock, const void *req, size_t size,
 
     if (error == -EAGAIN) {
         LOG_DBG("dump %"PRIu32" was interrupted by a change", seq);
+    } else if (error == -EBADMSG) {
+        /* We may have stopped reading in the middle of the replies. */
+        LOG_DBG("malformed reply to request %"PRIu32, seq);
+        socket_disconnect__(sock);
     }
     return error;
 }
@@ -1280,6 +1284,29 @@ put_mark__(struct ds *out, uint32_t mark, uint32_t mask)
     ds_put_format(out, "%#"PRIx32"/%#"PRIx32, mark, mask);
 }
 
+struct flag_name {
+    uint8_t flag;               /* One bit. */
+    const char *name;           /* Its name in "ip xfrm" output. */
+};
+
+/* Appends "flag NAME NAME" for the bits in 'flags', then any bits without
+ * a name in hex, spaced as "ip xfrm" does. */
+static void
+put_flags__(struct ds *out, uint8_t flags, const struct flag_name *names,
+            size_t n_names)
+{
+    ds_put_cstr(out, "flag ");
+    for (size_t i = 0; i < n_names; i++) {
+        if (flags & names[i].flag) {
+            flags &= ~names[i].flag;
+            ds_put_format(out, "%s%s", names[i].name, flags ? " " : "");
+        }
+    }
+    if (flags) {
+        ds_put_format(out, "%x", flags);
+    }
+}
+
 static void
 format_tmpl__(struct ds *out, const struct xfrm_tmpl *t)
 {
@@ -1326,20 +1353,11 @@ format_policy__(struct ds *out, const struct xfrm_policy *p)
         }
     }
     if (p->flags) {
-        uint8_t flags = p->flags;
-
-        ds_put_cstr(out, "flag ");
-        if (flags & XFRM_POLICY_LOCALOK) {
-            ds_put_cstr(out, "localok ");
-            flags &= ~XFRM_POLICY_LOCALOK;
-        }
-        if (flags & XFRM_POLICY_ICMP) {
-            ds_put_cstr(out, "icmp ");
-            flags &= ~XFRM_POLICY_ICMP;
-        }
-        if (flags) {
-            ds_put_format(out, "%x", flags);
-        }
+        static const struct flag_name names[] = {
+            { XFRM_POLICY_LOCALOK, "localok" },
+            { XFRM_POLICY_ICMP, "icmp" },
+        };
+        put_flags__(out, p->flags, names, ARRAY_SIZE(names));
     }
     ds_put_char(out, '\n');
 
@@ -1379,35 +1397,6 @@ format_alg__(struct ds *out, const char *type,
     ds_put_char(out, '\n');
 }
 
-static void
-format_state_flags__(struct ds *out, uint8_t flags)
-{
-    static const struct {
-        uint8_t flag;
-        const char *name;
-    } names[] = {
-        { XFRM_STATE_NOECN, "noecn" },
-        { XFRM_STATE_DECAP_DSCP, "decap-dscp" },
-        { XFRM_STATE_NOPMTUDISC, "nopmtudisc" },
-        { XFRM_STATE_WILDRECV, "wildrecv" },
-        { XFRM_STATE_ICMP, "icmp" },
-        { XFRM_STATE_AF_UNSPEC, "af-unspec" },
-        { XFRM_STATE_ALIGN4, "align4" },
-        { XFRM_STATE_ESN, "esn" },
-    };
-
-    ds_put_cstr(out, "flag ");
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        if (flags & names[i].flag) {
-            ds_put_format(out, "%s ", names[i].name);
-            flags &= ~names[i].flag;
-        }
-    }
-    if (flags) {
-        ds_put_format(out, "%x", flags);
-    }
-}
-
 static bool
 xfrm_proto_is_ipsec__(uint8_t proto)
 {
@@ -1432,7 +1421,17 @@ format_state__(struct ds *out, const struct xfrm_state *s)
     put_mode__(out, s->mode);
     ds_put_format(out, "\n\treplay-window %"PRIu32" ", s->replay_window);
     if (s->flags) {
-        format_state_flags__(out, s->flags);
+        static const struct flag_name names[] = {
+            { XFRM_STATE_NOECN, "noecn" },
+            { XFRM_STATE_DECAP_DSCP, "decap-dscp" },
+            { XFRM_STATE_NOPMTUDISC, "nopmtudisc" },
+            { XFRM_STATE_WILDRECV, "wildrecv" },
+            { XFRM_STATE_ICMP, "icmp" },
+            { XFRM_STATE_AF_UNSPEC, "af-unspec" },
+            { XFRM_STATE_ALIGN4, "align4" },
+            { XFRM_STATE_ESN, "esn" },
+        };
+        put_flags__(out, s->flags, names, ARRAY_SIZE(names));
     }
     ds_put_char(out, '\n');
 
@@ -1531,12 +1530,21 @@ endpoints_parse__(int af, const char *local, const char *remote,
     return 0;
 }
 
+/* True if selector 's' has 'addr' as source or destination.  A zero-length
+ * prefix matches everything and so involves no one in particular. */
+static bool
+sel_involves__(const struct xfrm_sel *s, int family,
+               int af, const union xfrm_addr *addr)
+{
+    return ((s->src_plen && addr_equal__(family, &s->src, af, addr))
+            || (s->dst_plen && addr_equal__(family, &s->dst, af, addr)));
+}
+
 static bool
 policy_involves__(const struct xfrm_policy *p, int af,
                   const union xfrm_addr *addr)
 {
-    if (addr_equal__(p->sel.family, &p->sel.src, af, addr)
-        || addr_equal__(p->sel.family, &p->sel.dst, af, addr)) {
+    if (sel_involves__(&p->sel, p->sel.family, af, addr)) {
         return true;
     }
     for (size_t i = 0; i < p->n_tmpls; i++) {
@@ -1557,9 +1565,7 @@ state_involves__(const struct xfrm_state *s, int af,
 
     return (addr_equal__(s->family, &s->src, af, addr)
             || addr_equal__(s->family, &s->dst, af, addr)
-            || (!sel_is_zero__(&s->sel)
-                && (addr_equal__(sel_family, &s->sel.src, af, addr)
-                    || addr_equal__(sel_family, &s->sel.dst, af, addr))));
+            || sel_involves__(&s->sel, sel_family, af, addr));
 }
 
 int
@@ -1779,11 +1785,8 @@ xfrm_drop_policies_set(struct xfrm_socket *sock, uint32_t mark,
         return error;
     }
 
+    /* Install first, so that a failed dump still leaves protection. */
     xfrm_policy_list_init(&list);
-    error = xfrm_dump_policies(sock, &list);
-    if (error) {
-        goto out;
-    }
     for (size_t i = 0; i < XFRM_DROP_N; i++) {
         error = xfrm_policy_update(sock, &want[i]);
         if (error) {
@@ -1792,7 +1795,10 @@ xfrm_drop_policies_set(struct xfrm_socket *sock, uint32_t mark,
             goto out;
         }
     }
-    error = drop_policies_delete__(sock, &list, false, mark, mask);
+    error = xfrm_dump_policies(sock, &list);
+    if (!error) {
+        error = drop_policies_delete__(sock, &list, false, mark, mask);
+    }
 
 out:
     xfrm_policy_list_done(&list);

@@ -143,7 +143,8 @@ struct xfrm_state {
     uint16_t encap_dport;       /* Host byte order. */
     union xfrm_addr encap_oa;   /* NAT original address, in 'family'. */
 
-    uint32_t replay_window;     /* Anti-replay window, in packets. */
+    uint32_t replay_window;     /* Anti-replay window, in packets (the
+                                 * ESN one if the legacy field is 0). */
     bool has_replay;            /* 'replay_*' below are set. */
     bool esn;                   /* Extended sequence numbers. */
     uint32_t replay_seq;        /* Highest inbound sequence number seen. */
@@ -280,13 +281,14 @@ size_t xfrm_drop_policies_find(const struct xfrm_policy_list *list,
                                uint32_t *ret_mark, uint32_t *ret_mask);
 
 /* Installs ovsec's drop policies for 'mark'/'mask' (XFRM_MSG_UPDPOLICY,
- * so repeating it is harmless), then deletes the drop policies with any
- * other mark that a previous configuration or daemon instance left.  The
- * new set is in place before the old one goes, so there is no gap.
- * Returns 0, -EINVAL for a bad 'mark'/'mask' (see
- * xfrm_drop_policies_build()), -EAGAIN if the dump was interrupted, or
- * another -errno; after a failure some policies may be installed, and
- * calling again completes the job. */
+ * so repeating it is harmless), then dumps the policies and deletes the
+ * drop policies with any other mark that a previous configuration or
+ * daemon instance left.  The new set is in place before the old one goes,
+ * so there is no gap.  Returns 0, -EINVAL for a bad 'mark'/'mask' (see
+ * xfrm_drop_policies_build()), -EAGAIN if the dump was interrupted (the
+ * new set is installed, old ones may remain), or another -errno; after a
+ * failure some policies may be installed, and calling again completes the
+ * job. */
 int xfrm_drop_policies_set(struct xfrm_socket *sock,
                            uint32_t mark, uint32_t mask);
 /* Deletes all of ovsec's drop policies.  Returns 0 or -errno (-EAGAIN if
@@ -306,10 +308,13 @@ int xfrm_drop_policies_get(struct xfrm_socket *sock, bool *present,
  * 'buf', which has room for 'size' bytes:
  *   - XFRM_MSG_NEWPOLICY or XFRM_MSG_UPDPOLICY: struct
  *     xfrm_userpolicy_info (lifetime limits infinite, index 0), then
- *     XFRMA_MARK and XFRMA_TMPL when there is a mark or templates, and
- *     XFRMA_IF_ID when 'if_id' is nonzero.
+ *     XFRMA_MARK and XFRMA_TMPL when there is a mark or templates,
+ *     XFRMA_IF_ID when 'if_id' is nonzero, and XFRMA_POLICY_TYPE for a
+ *     policy type other than main.
  *   - XFRM_MSG_DELPOLICY: struct xfrm_userpolicy_id (index, or selector
- *     and direction), then XFRMA_MARK and XFRMA_IF_ID likewise.
+ *     and direction), then XFRMA_MARK, XFRMA_IF_ID and XFRMA_POLICY_TYPE
+ *     likewise.
+ * 'buf' must be aligned for struct nlmsghdr.
  * Flags are NLM_F_REQUEST | NLM_F_ACK.  Returns the message length, or
  * -ENOSPC if 'size' is too small, or -EINVAL for another 'type', an
  * unknown family, a prefix length beyond the address, or too many
@@ -350,7 +355,9 @@ void xfrm_dump_parser_init(struct xfrm_dump_parser *p, uint32_t seq,
  * NLMSG_ERROR, which also carries ACKs) has not come yet.  Then returns
  * the outcome, again on every later call: 0 on success, the kernel's
  * -errno, -EBADMSG if anything was malformed (even if the rest parsed),
- * or else -EAGAIN if the dump was interrupted. */
+ * or else -EAGAIN if the dump was interrupted.  A datagram that does not
+ * split into whole messages ends the wait at once with -EBADMSG, since
+ * its garbage may have hidden the final message. */
 int xfrm_dump_parser_feed(struct xfrm_dump_parser *p,
                           const void *buf, size_t size);
 

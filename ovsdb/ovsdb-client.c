@@ -510,7 +510,7 @@ verify_updates__(const struct ovsdb_client *c, const json_t *updates,
         }
         json_object_foreach (table_update, uuid_text, ru) {
             char uuid[UUID_LEN + 1];
-            enum update_kind kind;
+            enum update_kind kind = U_INSERT;
             char *error;
 
             if (!is_uuid__(uuid_text)) {
@@ -564,21 +564,21 @@ apply_update__(struct ovsdb_client *c, const json_t *updates)
             struct ovsdb_client_row *row;
             char uuid[UUID_LEN + 1];
 
+            /* Act on the row as it is now, not as validated: two keys may
+             * differ only in case and name the same row. */
             normalize_uuid__(uuid_text, uuid);
             row = find_row__(t, uuid);
-            if (!old) {
-                /* Insert, possibly reviving a tracked deleted row. */
-                json_t *values = filter_columns__(t, new, NULL);
-                if (row) {
-                    row_set__(row, values);
-                } else {
-                    row_insert__(t, uuid, values);
+            if (!new) {
+                if (row && !row->deleted) {
+                    row_delete__(row);
+                    changed = true;
                 }
-                changed = true;
-            } else if (new) {
-                changed |= row_set__(row, filter_columns__(t, new, row->cur));
+            } else if (row) {
+                /* A modify, or an insert reviving a tracked deleted row. */
+                const json_t *base = old && !row->deleted ? row->cur : NULL;
+                changed |= row_set__(row, filter_columns__(t, new, base));
             } else {
-                row_delete__(row);
+                row_insert__(t, uuid, filter_columns__(t, new, NULL));
                 changed = true;
             }
         }

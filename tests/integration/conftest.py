@@ -104,12 +104,12 @@ def lab():
 
 @pytest.fixture
 def left(lab):
-    return lab.add_host("left")
+    return lab.add_host("left", 1)
 
 
 @pytest.fixture
 def right(lab):
-    return lab.add_host("right")
+    return lab.add_host("right", 2)
 
 
 @pytest.fixture

@@ -960,7 +960,7 @@ class Lab:
         self.hosts = {}
         self.closed = False
         self.switch_ns = self.id + "-sw"
-        self.bridge = "br0"
+        self.bridge = "lab-br"         # Not a valid host name.
         self.keep = os.environ.get("OVSEC_LAB_KEEP") == "1"
         self.notes = stale
         self.final_logs = ""
@@ -976,9 +976,9 @@ class Lab:
                        "net.ipv6.conf.all.disable_ipv6=1",
                        "net.ipv6.conf.default.disable_ipv6=1"])
             _run(sw + ["ip", "link", "set", "lo", "up"])
-            _run(sw + ["ip", "link", "add", self.bridge, "type", "bridge",
-                       "mcast_snooping", "0"])
-            _run(sw + ["ip", "link", "set", self.bridge, "up"])
+            _run(sw + ["ip", "link", "add", "name", self.bridge, "type",
+                       "bridge", "mcast_snooping", "0"])
+            _run(sw + ["ip", "link", "set", "dev", self.bridge, "up"])
         except BaseException:
             self.close()
             raise
@@ -989,9 +989,11 @@ class Lab:
     def __exit__(self, *exc):
         self.close()
 
-    def add_host(self, name):
-        """Creates host 'name' (lowercase letters and digits, at most 12)
-        attached to the underlay."""
+    def add_host(self, name, index=None):
+        """Creates host 'name' (1 to 12 lowercase letters and digits,
+        starting with a letter) attached to the underlay, with addresses
+        192.0.2.INDEX and fd00::INDEX (INDEX defaults to the lowest
+        unused number from 1)."""
         if self.closed:
             raise LabError("lab is closed")
         if not _HOST_NAME_RE.match(name) or name == "ns":
@@ -999,9 +1001,14 @@ class Lab:
                            "and digits, starting with a letter" % name)
         if name in self.hosts:
             raise LabError("host %s already exists" % name)
-        index = len(self.hosts) + 1
-        if index > 250:
-            raise LabError("too many hosts")
+        used = {h.index for h in self.hosts.values()}
+        if index is None:
+            index = min(set(range(1, 251)) - used, default=None)
+            if index is None:
+                raise LabError("too many hosts")
+        elif not 1 <= index <= 250 or index in used:
+            raise LabError("host index %r is out of range or in use"
+                           % index)
         host = Host(self, name, index)
         self.hosts[name] = host
         host._create()

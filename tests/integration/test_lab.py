@@ -325,6 +325,15 @@ def test_bad_host_names_rejected(lab):
     lab.add_host("a")
     with pytest.raises(labmod.LabError, match="already exists"):
         lab.add_host("a")
+    with pytest.raises(labmod.LabError, match="in use"):
+        lab.add_host("b", 1)
+    assert lab.add_host("c", 7).ipv4 == "192.0.2.7"
+    assert lab.add_host("d").ipv6 == "fd00::2"
+
+
+def test_right_alone_keeps_its_address(right):
+    assert (right.ipv4, right.ipv6) == ("192.0.2.2", "fd00::2")
+    assert "inet 192.0.2.2/24" in right.run(["ip", "-o", "addr"]).stdout
 
 
 # ---- ovsec-monitor fixture -----------------------------------------------
@@ -416,4 +425,5 @@ def test_ovsec_monitor_fixture(left, ovsdb_server, charon, ovsec_monitor):
     with open(left.path("ovsec-monitor.pid")) as f:
         assert int(f.read()) == mon.pid
     res = left.appctl("ovsec-monitor", "tunnels/show", check=False)
+    assert mon.alive(), "ovsec-monitor died (see its output below)"
     assert res.returncode == 0, res.stderr

@@ -40,6 +40,8 @@
 #define U3 "33333333-3333-3333-3333-333333333333"
 #define U4 "44444444-4444-4444-4444-444444444444"
 #define U9 "99999999-9999-9999-9999-999999999999"
+#define U4L "44444444-4444-4444-4444-44444444444a"
+#define U4U "44444444-4444-4444-4444-44444444444A"
 
 /* Longer than any backoff delay. */
 #define BACKOFF_WARP_MS 8000
@@ -709,6 +711,27 @@ test_updates(void **state)
     assert_int_equal(ovsdb_client_count_rows(f->c, "Interface"), 3);
     assert_null(ovsdb_client_find_row(f->c, "Interface", U3));
     assert_true(ovsdb_client_is_synced(f->c));
+    ovsdb_client_clear_tracked(f->c);
+
+    /* Regression: keys that differ only in case name the same row; a
+     * delete and a modify of a row inserted since the last clear must not
+     * touch a freed row, whichever comes first. */
+    fake_update(f, "{\"Interface\": {\"" U4L "\": "
+                IFACE("gnv9", "geneve", "", "[\"set\", []]") "}}");
+    fake_update(f, "{\"Interface\": {\"" U4L "\": {\"old\": {}},"
+                " \"" U4U "\": {\"old\": {}, \"new\": {\"ofport\": 9}}}}");
+    fake_update(f, "{\"Open_vSwitch\": {\"" U9 "\": "
+                "{\"old\": {\"other_config\": [\"map\", []]},"
+                " \"new\": {\"other_config\": "
+                "            [\"map\", [[\"a\", \"b\"]]]}}}}");
+    PUMP_UNTIL(f, ovsdb_client_first_tracked(f->c, "Open_vSwitch"));
+    assert_true(ovsdb_client_is_synced(f->c));
+    row = ovsdb_client_find_row(f->c, "Interface", U4L);
+    if (row) {
+        check_tracked(f->c, "Interface", "4444=inserted");
+    } else {
+        check_tracked(f->c, "Interface", "");
+    }
 }
 
 static void

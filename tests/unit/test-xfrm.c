@@ -4,15 +4,18 @@
  * parsing of hand-built policy and state dumps (IPv4 and IPv6, templates,
  * marks, AEAD and other keys that must never show), "ip xfrm"-style
  * output, the tunnels/show filters, NLM_F_DUMP_INTR, kernel errors, stale
- * replies and malformed messages.  When run as root with the right to
- * create a network namespace, it also drives the real kernel: drop
- * policies set, replaced, found and cleared, policies added and deleted,
- * and a dump large enough to span several datagrams.
+ * replies and malformed messages.  When it may create a network namespace
+ * (as root, or in a new user namespace), it also drives the real kernel:
+ * drop policies set, replaced, found and cleared, marked tunnel packets
+ * dropped unless a tunnel's policy covers them, policies added and
+ * deleted, a dump large enough to span several datagrams, and a state.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
@@ -366,6 +371,9 @@ feed_copy(struct xfrm_dump_parser *p, const void *buf, size_t size)
 static bool
 contains_key_bytes(const void *mem, size_t size)
 {
+    if (!size) {
+        return false;
+    }
     /* Any 4 consecutive bytes of the key would be a leak. */
     for (size_t i = 0; i + 4 <= sizeof test_key; i++) {
         if (memmem(mem, size, &test_key[i], 4)) {
@@ -788,7 +796,7 @@ test_state_dump_parse(void **state OVS_UNUSED__)
         "\t  123456(bytes), 789(packets)\n"
         "src fd00::2 dst fd00::1\n"
         "\tproto esp spi 0x0000beef reqid 8 mode tunnel\n"
-        "\treplay-window 0 flag af-unspec esn \n"
+        "\treplay-window 64 flag af-unspec esn\n"
         "\tauth-trunc hmac(sha256) <redacted> 128\n"
         "\tenc cbc(aes) <redacted>\n"
         "\tanti-replay esn context:\n"
@@ -1004,7 +1012,8 @@ test_errors_and_acks(void **state OVS_UNUSED__)
     /* An error message too short for its code. */
     msgbuf_init(&mb);
     nlh = msg_start(&mb, NLMSG_ERROR, 0, 15);
-    mnl_nlmsg_put_extra_header(nlh, 2);
+    mnl_nlmsg_put_extra_header(nlh, 4);
+    nlh->nlmsg_len = NLMSG_HDRLEN + 2;
     msg_end(&mb, nlh);
     xfrm_dump_parser_init(&p, 15, 0, NULL, NULL);
     assert_int_equal(feed_copy(&p, mb.b, mb.len), -EBADMSG);
@@ -1219,11 +1228,10 @@ test_truncation(void **state OVS_UNUSED__)
     xfrm_state_list_init(&states);
 
     /* The datagram ends early: the message does not fit, the rest of the
-     * datagram is garbage, and the dump fails once it ends. */
+     * datagram is garbage, and the dump fails at once. */
     for (size_t len = 1; len < msg_len; len++) {
         xfrm_dump_parser_init(&p, 1, 0, &policies, &states);
-        assert_int_equal(feed_copy(&p, orig.b, len), -EINPROGRESS);
-        assert_int_equal(p.error, -EBADMSG);
+        assert_int_equal(feed_copy(&p, orig.b, len), -EBADMSG);
         assert_int_equal(states.n, 0);
         msgbuf_init(&mb);
         put_done(&mb, 1, 0, 0);
@@ -1242,9 +1250,14 @@ test_truncation(void **state OVS_UNUSED__)
         }
         xfrm_dump_parser_init(&p, 1, 0, &policies, &states);
         error = feed_copy(&p, mb.b, mb.len);
-        assert_true(error == -EINPROGRESS);
-        if (len < NLMSG_LENGTH(sizeof(struct xfrm_usersa_info))) {
-            assert_int_equal(p.error, -EBADMSG);
+        if (len < sizeof(struct nlmsghdr)) {
+            /* Not even a message header. */
+            assert_int_equal(error, -EBADMSG);
+        } else {
+            assert_int_equal(error, -EINPROGRESS);
+            if (len < NLMSG_LENGTH(sizeof(struct xfrm_usersa_info))) {
+                assert_int_equal(p.error, -EBADMSG);
+            }
         }
         assert_false(contains_key_bytes(states.states,
                                         states.n * sizeof *states.states));
@@ -1256,8 +1269,7 @@ test_truncation(void **state OVS_UNUSED__)
     mb = orig;
     ((struct nlmsghdr *) mb.b)->nlmsg_len = 0x80000010;
     xfrm_dump_parser_init(&p, 1, 0, &policies, &states);
-    assert_int_equal(feed_copy(&p, mb.b, mb.len), -EINPROGRESS);
-    assert_int_equal(p.error, -EBADMSG);
+    assert_int_equal(feed_copy(&p, mb.b, mb.len), -EBADMSG);
     assert_int_equal(states.n, 0);
 
     xfrm_policy_list_done(&policies);
@@ -1347,6 +1359,164 @@ drop_set_bits(const struct xfrm_policy_list *list, uint32_t mark,
     return bits;
 }
 
+/* Asks the kernel for an SPI from 10.0.0.1 to 10.0.0.2, which creates a
+ * larval ESP state: the one kind of state this test can make without ESP
+ * support in the kernel.  Returns the SPI. */
+static uint32_t
+alloc_spi(void)
+{
+    union {
+        struct nlmsghdr align;
+        uint8_t b[MNL_SOCKET_BUFFER_SIZE];
+    } buf;
+    struct mnl_socket *nl;
+    struct nlmsghdr *nlh;
+    struct xfrm_userspi_info spi;
+    struct xfrm_usersa_info sa;
+    ssize_t n;
+
+    nl = mnl_socket_open(NETLINK_XFRM);
+    assert_non_null(nl);
+    assert_int_equal(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+
+    memset(&spi, 0, sizeof spi);
+    spi.info.family = AF_INET;
+    spi.info.sel = make_sel(AF_INET, "10.0.0.1", 32, "10.0.0.2", 32, 0,
+                            -1, -1);
+    set_addr(AF_INET, "10.0.0.1", &spi.info.saddr);
+    set_addr(AF_INET, "10.0.0.2", &spi.info.id.daddr);
+    spi.info.id.proto = IPPROTO_ESP;
+    spi.info.mode = XFRM_MODE_TRANSPORT;
+    spi.info.reqid = 5;
+    spi.min = 0x100;
+    spi.max = 0x200;
+
+    nlh = mnl_nlmsg_put_header(buf.b);
+    nlh->nlmsg_type = XFRM_MSG_ALLOCSPI;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    nlh->nlmsg_seq = 1;
+    memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof spi), &spi, sizeof spi);
+    assert_true(mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) > 0);
+    n = mnl_socket_recvfrom(nl, buf.b, sizeof buf.b);
+    assert_true(n >= (ssize_t) NLMSG_LENGTH(sizeof sa));
+    assert_int_equal(buf.align.nlmsg_type, XFRM_MSG_NEWSA);
+    memcpy(&sa, mnl_nlmsg_get_payload(&buf.align), sizeof sa);
+    mnl_socket_close(nl);
+    return ntohl(sa.id.spi);
+}
+
+/* Brings up the loopback interface and lets IPv4 packets on it go
+ * through XFRM (IPv4 exempts loopback by default), so that sending to
+ * 127.0.0.1 and ::1 shows what the policies do.  Returns false if that is
+ * not possible here. */
+static bool
+loopback_setup(void)
+{
+    struct ifreq ifr;
+    bool ok = false;
+    FILE *file;
+    int fd;
+
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+        ifr.ifr_flags |= IFF_UP;
+        ok = !ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    close(fd);
+
+    file = fopen("/proc/sys/net/ipv4/conf/lo/disable_xfrm", "we");
+    if (!file) {
+        return false;
+    }
+    ok = fputs("0\n", file) >= 0 && ok;
+    ok = !fclose(file) && ok;
+    return ok;
+}
+
+/* Sends a packet with skb mark 'mark' to loopback in family 'af': UDP to
+ * 'port', or GRE if 'port' is 0.  Returns 0 or -errno (-EPERM when an
+ * XFRM policy blocks it). */
+static int
+send_marked(int af, int port, uint32_t mark)
+{
+    static const uint8_t payload[8];
+    struct sockaddr_in6 sin6;
+    struct sockaddr_in sin;
+    const struct sockaddr *sa;
+    socklen_t sa_len;
+    int error = 0;
+    int fd;
+
+    if (af == AF_INET) {
+        memset(&sin, 0, sizeof sin);
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons(port);
+        sa = (const struct sockaddr *) &sin;
+        sa_len = sizeof sin;
+    } else {
+        memset(&sin6, 0, sizeof sin6);
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_addr = in6addr_loopback;
+        sin6.sin6_port = port ? htons(port) : 0;
+        sa = (const struct sockaddr *) &sin6;
+        sa_len = sizeof sin6;
+    }
+    fd = socket(af, (port ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC,
+                port ? 0 : IPPROTO_GRE);
+    assert_true(fd >= 0);
+    if ((mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark))
+        || sendto(fd, payload, sizeof payload, 0, sa, sa_len) < 0) {
+        error = -errno;
+    }
+    close(fd);
+    return error;
+}
+
+/* What ovsec's drop policies for mark 1/1 do to packets, with and without
+ * a policy of the kind an IKE daemon installs for one tunnel. */
+static void
+check_drops(struct xfrm_socket *sock)
+{
+    static const int families[] = { AF_INET, AF_INET6 };
+    struct xfrm_policy ike;
+
+    for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+        int af = families[i];
+
+        /* Marked Geneve, VXLAN and GRE packets are dropped... */
+        assert_int_equal(send_marked(af, 6081, 1), -EPERM);
+        assert_int_equal(send_marked(af, 4789, 3), -EPERM);
+        assert_int_equal(send_marked(af, 0, 1), -EPERM);
+        /* ...not unmarked ones, nor other marks, nor other ports. */
+        assert_int_equal(send_marked(af, 6081, 0), 0);
+        assert_int_equal(send_marked(af, 4789, 2), 0);
+        assert_int_equal(send_marked(af, 0, 0), 0);
+        assert_int_equal(send_marked(af, 6082, 1), 0);
+    }
+
+    /* A tunnel's own policy, at charon's priorities, wins. */
+    memset(&ike, 0, sizeof ike);
+    ike.sel.family = AF_INET;
+    ike.sel.src.in4.s_addr = ike.sel.dst.in4.s_addr = htonl(INADDR_LOOPBACK);
+    ike.sel.src_plen = ike.sel.dst_plen = 32;
+    ike.sel.proto = IPPROTO_UDP;
+    ike.sel.dport = 6081;
+    ike.sel.dport_mask = 0xffff;
+    ike.dir = XFRM_POLICY_OUT;
+    ike.priority = 366847;
+    assert_int_equal(xfrm_policy_update(sock, &ike), 0);
+    assert_int_equal(send_marked(AF_INET, 6081, 1), 0);
+    assert_int_equal(send_marked(AF_INET6, 6081, 1), -EPERM);
+    assert_int_equal(xfrm_policy_delete(sock, &ike), 0);
+    assert_int_equal(send_marked(AF_INET, 6081, 1), -EPERM);
+}
+
 static void
 test_real_kernel(void **state OVS_UNUSED__)
 {
@@ -1359,11 +1529,11 @@ test_real_kernel(void **state OVS_UNUSED__)
     bool present;
     int error;
 
-    if (geteuid() != 0) {
-        skip();
-    }
-    if (unshare(CLONE_NEWNET)) {
-        print_message("unshare(CLONE_NEWNET): %s\n", strerror(errno));
+    /* As root, a new network namespace; otherwise a new user namespace
+     * too, which gives us CAP_NET_ADMIN over the new network namespace
+     * where unprivileged user namespaces are allowed. */
+    if (unshare(geteuid() ? CLONE_NEWUSER | CLONE_NEWNET : CLONE_NEWNET)) {
+        print_message("unshare: %s\n", strerror(errno));
         skip();
     }
     error = xfrm_socket_open(&sock);
@@ -1410,6 +1580,13 @@ test_real_kernel(void **state OVS_UNUSED__)
     assert_int_equal(list.n, XFRM_DROP_N);
     for (size_t i = 0; i < list.n; i++) {
         assert_int_equal(list.policies[i].index, indexes[i]);
+    }
+
+    /* The policies do their job. */
+    if (loopback_setup()) {
+        check_drops(sock);
+    } else {
+        print_message("cannot set up loopback; not sending packets\n");
     }
 
     /* A new mark replaces the old one. */
@@ -1503,6 +1680,33 @@ test_real_kernel(void **state OVS_UNUSED__)
     assert_int_equal(xfrm_drop_policies_clear(sock), 0);
     assert_int_equal(xfrm_dump_policies(sock, &list), 0);
     assert_int_equal(list.n, 0);
+
+    /* A state. */
+    uint32_t spi = alloc_spi();
+    assert_true(spi >= 0x100 && spi <= 0x200);
+    assert_int_equal(xfrm_dump_states(sock, &states), 0);
+    assert_int_equal(states.n, 1);
+    assert_int_equal(states.states[0].family, AF_INET);
+    assert_int_equal(states.states[0].proto, IPPROTO_ESP);
+    assert_int_equal(states.states[0].spi, spi);
+    assert_int_equal(states.states[0].reqid, 5);
+    assert_int_equal(states.states[0].sel.src_plen, 32);
+    out = (struct ds) DS_EMPTY_INITIALIZER;
+    xfrm_format_states(&states, &out);
+    char *expect = xasprintf("src 10.0.0.1 dst 10.0.0.2\n"
+                             "\tproto esp spi 0x%08"PRIx32" reqid 5 "
+                             "mode transport\n"
+                             "\treplay-window 0 \n"
+                             "\tanti-replay context: seq 0x0, oseq 0x0, "
+                             "bitmap 0x00000000\n"
+                             "\tsel src 10.0.0.1/32 dst 10.0.0.2/32 \n"
+                             "\tlifetime current:\n"
+                             "\t  0(bytes), 0(packets)\n", spi);
+    assert_string_equal(ds_cstr(&out), expect);
+    free(expect);
+    ds_destroy(&out);
+    assert_int_equal(xfrm_format_states_for(&states, AF_INET, NULL,
+                                            "10.0.0.2", NULL), 1);
 
     /* Invalid marks never reach the kernel. */
     assert_int_equal(xfrm_drop_policies_build(0, 0, drops), -EINVAL);
