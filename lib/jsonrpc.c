@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ds.h"
+#include "loop.h"
 #include "stream.h"
 #include "util.h"
 
@@ -34,6 +35,7 @@ struct jsonrpc {
     /* Output: bytes [out_ofs, output.length) are unsent. */
     struct ds output;
     size_t out_ofs;
+    size_t max_msg;
 };
 
 static json_int_t next_id;
@@ -43,6 +45,7 @@ jsonrpc_open(struct stream *stream)
 {
     struct jsonrpc *rpc = xzalloc(sizeof *rpc);
     rpc->stream = stream;
+    rpc->max_msg = JSONRPC_MAX_MSG;
     ds_init(&rpc->input);
     ds_init(&rpc->output);
     return rpc;
@@ -98,7 +101,13 @@ jsonrpc_wait(struct jsonrpc *rpc)
 void
 jsonrpc_recv_wait(struct jsonrpc *rpc)
 {
-    stream_wait(rpc->stream, STREAM_RECV);
+    if (rpc->status || rpc->scan < rpc->input.length) {
+        /* An error to report, or buffered input that may hold a whole
+         * message: the socket may never become readable again for it. */
+        loop_immediate_wake();
+    } else {
+        stream_wait(rpc->stream, STREAM_RECV);
+    }
 }
 
 int
@@ -176,6 +185,9 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
         if (r < 0) {
             set_error__(rpc, r);
             return r;
+        } else if (r > 0 && end - rpc->start > rpc->max_msg) {
+            set_error__(rpc, -EMSGSIZE);
+            return -EMSGSIZE;
         } else if (r > 0) {
             json_error_t jerr;
             json_t *msg = json_loadb(rpc->input.string + rpc->start,
@@ -205,7 +217,7 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
             return 0;
         }
 
-        if (rpc->input.length - rpc->start > JSONRPC_MAX_MSG) {
+        if (rpc->input.length - rpc->start > rpc->max_msg) {
             set_error__(rpc, -EMSGSIZE);
             return -EMSGSIZE;
         }
@@ -286,4 +298,10 @@ jsonrpc_create_error(json_t *error, const json_t *id)
 {
     return json_pack("{s:n, s:o, s:O}", "result", "error",
                      error ? error : json_null(), "id", id);
+}
+
+void
+jsonrpc_set_max_msg_size(struct jsonrpc *rpc, size_t max)
+{
+    rpc->max_msg = max;
 }

@@ -20,6 +20,9 @@ struct stream;
 /* Takes ownership of 'stream', which should be connected. */
 struct jsonrpc *jsonrpc_open(struct stream *);
 void jsonrpc_close(struct jsonrpc *);               /* NULL ok. */
+/* Caps messages received on 'rpc' at 'max' bytes instead of
+ * JSONRPC_MAX_MSG; jsonrpc_recv() fails with -EMSGSIZE beyond. */
+void jsonrpc_set_max_msg_size(struct jsonrpc *, size_t max);
 
 /* Sends what is queued; records errors for jsonrpc_get_status(). */
 void jsonrpc_run(struct jsonrpc *);

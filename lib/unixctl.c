@@ -508,6 +508,7 @@ accept__(struct unixctl_server *server)
         conn = xzalloc(sizeof *conn);
         conn->fd = stream_get_fd(stream);
         conn->rpc = jsonrpc_open(stream);
+        jsonrpc_set_max_msg_size(conn->rpc, UNIXCTL_MAX_REQUEST);
         conn->last_used = ++server->seq;
         ovs_list_push_back(&server->conns, &conn->node);
         server->n_conns++;

@@ -16,11 +16,11 @@
  *
  * Connections: each handles one request at a time, and reads no further
  * request until the previous reply has been sent, so a connection buffers
- * at most one request and one reply.  At most UNIXCTL_MAX_CONNS
- * connections are open; a new one beyond that evicts the least recently
- * active connection that has no request in progress, or is closed if every
- * connection has one.  A client that sends invalid JSON-RPC is
- * disconnected.  Nothing blocks.
+ * at most one request (up to lib/jsonrpc's cap) and one reply.  At most
+ * UNIXCTL_MAX_CONNS connections are open; a new one beyond that evicts the
+ * least recently active connection that has no request in progress, or is
+ * closed if every connection has one.  A client that sends invalid
+ * JSON-RPC is disconnected.  Nothing blocks.
  *
  * Deferred replies: a callback may keep the 'conn' pointer and reply later
  * (ipsec/status waits for the IKE daemon).  The conn stays valid until that
@@ -43,6 +43,9 @@ struct unixctl_conn;
 
 /* At most this many client connections at once. */
 #define UNIXCTL_MAX_CONNS 64
+
+/* Requests larger than this are refused: the connection is closed. */
+#define UNIXCTL_MAX_REQUEST (1024 * 1024)
 
 /* Called for a request of a registered command.  'argv[0]' is the command
  * name, 'argv[1]' to 'argv[argc - 1]' its arguments (argc - 1 is within

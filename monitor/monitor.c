@@ -218,7 +218,7 @@ monitor_tunnel_done__(void *aux, const char *name, uint64_t version,
         }
         tunnel_set_state__(t, TUNNEL_S_CONFIGURED, NULL);
     } else {
-        char *reason = xasprintf("IKE daemon refused the configuration: %s",
+        char *reason = xasprintf("IKE daemon: %s",
                                  why ? why : ovsec_strerror(error));
         if (t->state != TUNNEL_S_FAILED || !nullable_string_equal(t->reason,
                                                                   reason)) {
@@ -294,7 +294,7 @@ tunnel_reevaluate__(struct monitor *m, struct tunnel *t)
     }
 
     if (t->conf && tunnel_conf_equal(t->conf, conf)
-        && t->state != TUNNEL_S_INVALID) {
+        && t->state != TUNNEL_S_INVALID && t->state != TUNNEL_S_FAILED) {
         tunnel_conf_destroy(conf);
         return;
     }
@@ -550,6 +550,20 @@ update_drop_policies__(struct monitor *m)
     }
 }
 
+/* Hands tunnels that the IKE daemon refused to the backend again, once per
+ * reconcile interval: the refusal may have been transient. */
+static void
+retry_failed__(struct monitor *m)
+{
+    struct tunnel *t, *next;
+
+    HMAP_FOR_EACH_SAFE (t, next, node, &m->tunnels) {
+        if (t->state == TUNNEL_S_FAILED && t->conf) {
+            tunnel_apply__(m, t);
+        }
+    }
+}
+
 void
 monitor_run(struct monitor *m)
 {
@@ -590,6 +604,7 @@ monitor_run(struct monitor *m)
      * wait until the replica says what OVSDB asks for. */
     if (now >= m->next_reconcile && ovsdb_client_has_snapshot(m->ovsdb)) {
         m->next_reconcile = now + m->reconcile_ms;
+        retry_failed__(m);
         m->ike->class->reconcile(m->ike);
     }
 }
