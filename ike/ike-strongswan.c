@@ -9,16 +9,39 @@
  * load-key; certificates travel inside each connection.
  *
  * Owns: the VICI client, its copy of every applied tunnel, the global
- * credentials, and a cache of charon's IKE and CHILD SAs kept current from
- * ike-updown/child-updown/ike-rekey/child-rekey events and rebuilt from
- * list-sas on each reconcile.
+ * credentials, and a cache of charon's IKE and CHILD SAs of our own
+ * connections, kept current from ike-updown/child-updown/ike-rekey/
+ * child-rekey events and replaced by each list-sas.
  *
  * Nothing blocks: every request is queued on the VICI client, which
  * enforces the command timeout, and answered through callbacks from
- * vici_client_run().  charon replaces a connection loaded again with an
- * identical definition without touching its SAs, which is what makes
- * reloading everything after a charon restart, and adopting what is loaded
- * after our own restart, safe.
+ * vici_client_run().  charon answers one client's requests in order,
+ * which the code below relies on: a list-sas sent after a load-conn lists
+ * the SAs as they are once that connection is loaded.
+ *
+ * What charon 5.9 does, and what follows from it:
+ *  - A load-conn whose content is identical to the loaded connection
+ *    leaves it and its SAs alone ("updated vici connection").  Reloading
+ *    everything after a charon restart, and adopting what an earlier
+ *    instance of ours loaded, is therefore safe.
+ *  - A load-conn with different content replaces the connection but
+ *    leaves its IKE SAs running on the old definition, and unload-conn
+ *    leaves them running too.  So when a tunnel's content changes, the
+ *    backend terminates the connection's IKE SAs after loading the new
+ *    one and initiates afresh, and it terminates them after unloading.
+ *    The content is compared through a digest of the load-conn message
+ *    and the PSK.
+ *  - "swanctl --load-all" (run when strongSwan's service starts or is
+ *    reloaded) unloads every connection, shared secret and private key
+ *    that is not in swanctl.conf.  Reconcile therefore checks all three
+ *    (list-conns, get-shared, get-keys) and reloads what is missing.
+ *  - initiate and terminate with timeout -1 answer at once.
+ *
+ * The outbound child (NAME-out, or NAME for the GRE end with the lower
+ * address) is initiated once its connection is loaded and a list-sas
+ * answered after the load shows it down, so that a restart of ours does
+ * not create duplicate CHILD_SAs; reconcile initiates it again when it is
+ * down, at most every INITIATE_BACKOFF_MS.
  */
 #include "config.h"
 
@@ -52,6 +75,11 @@ LOG_MODULE(strongswan);
 /* Do not initiate a connection again sooner than this after the last
  * attempt, so that a connection still coming up is left alone. */
 #define INITIATE_BACKOFF_MS 30000
+/* Caps on the SA cache, which peers can make charon grow: IKE SAs kept
+ * per connection and CHILD SAs per IKE SA.  charon normally has one or
+ * two of each (two while rekeying). */
+#define MAX_IKE_SAS_PER_CONN 8
+#define MAX_CHILD_SAS_PER_IKE_SA 16
 
 static const char *const vici_events[] = {
     "ike-updown", "child-updown", "ike-rekey", "child-rekey", NULL
@@ -74,13 +102,30 @@ struct ss_tunnel {
     char *remote_cert_pem;          /* TUNNEL_AUTH_PEER_CERT. */
     struct stroke_map opts;         /* Translated ipsec_* options. */
     bool initiator;                 /* We start the outbound child. */
+    char *conf_error;               /* Set by tunnel_apply() when the
+                                     * configuration cannot be loaded. */
 
-    /* State. */
-    unsigned int n_inflight;        /* Requests for 'version'. */
+    /* Loading. */
+    uint64_t load_seq;              /* Current load; answers to earlier
+                                     * loads are ignored. */
+    unsigned int n_inflight;        /* Its requests not yet answered. */
     int error;                      /* First failure among them. */
     char *why;                      /* Its text. */
-    bool loaded;                    /* charon acknowledged 'version'. */
-    bool psk_loaded;                /* "ovs-psk-NAME" is in charon. */
+    bool refused;                   /* charon (or we) refused the load, as
+                                     * opposed to losing the connection. */
+    bool loaded;                    /* charon acknowledged the load. */
+    bool replace;                   /* The load changes what charon held:
+                                     * its SAs are being terminated. */
+    uint8_t digest[32];             /* Of the content charon holds. */
+    uint8_t new_digest[32];         /* Of the content being loaded. */
+    bool has_digest;                /* 'digest' is valid. */
+    bool psk_loaded;                /* charon may hold "ovs-psk-NAME"
+                                     * (kept across reconnects: charon
+                                     * may have outlived the socket). */
+
+    /* Initiating. */
+    bool want_initiate;             /* Initiate unless the next SA listing
+                                     * shows the outbound child. */
     long long int next_initiate;    /* Earliest next initiate. */
 };
 
@@ -107,8 +152,6 @@ struct ss_ike_sa {
     size_t n_children;
 };
 
-struct ss_status_req;
-
 struct ike_strongswan {
     struct ike_backend up;
     struct ike_hooks hooks;
@@ -119,19 +162,31 @@ struct ike_strongswan {
     char *charon_version;           /* From "version", for status. */
 
     struct hmap tunnels;            /* "struct ss_tunnel"s by name. */
+    uint64_t load_seq;              /* Last ss_tunnel.load_seq given. */
+
+    /* SA cache, of our connections only. */
     struct hmap sas;                /* "struct ss_ike_sa"s by conn. */
+    struct hmap new_sas;            /* list-sas being collected. */
+    unsigned int n_list_sas;        /* list-sas requests in flight. */
 
     /* Global credentials. */
     char *cert_pem;                 /* Local certificate, or NULL. */
     char *ca_pem;                   /* CA certificate, or NULL. */
     struct secret *key_pem;         /* Local private key, or NULL. */
     char *local_name;               /* CN of the local certificate. */
-    char *global_error;             /* Reading the files failed. */
+    char *global_error;             /* Why there is no key, or NULL. */
+    char *key_id;                   /* charon's id of our key, or NULL. */
+    char *key_error;                /* Why load-key failed, or NULL. */
 
     /* Reconcile. */
-    bool reconciling;               /* list-conns/list-sas in flight. */
-    struct hmap seen_conns;         /* Names from list-conns (ss_name). */
-    struct hmap new_sas;            /* list-sas being collected. */
+    bool reconciling;               /* Its requests are in flight. */
+    unsigned int rc_pending;        /* Checks not answered yet. */
+    bool rc_conns_ok;               /* 'seen_conns' is complete. */
+    bool rc_shared_ok;              /* 'seen_shared' is complete. */
+    bool rc_keys_ok;                /* 'rc_key_present' is valid. */
+    bool rc_key_present;            /* get-keys listed 'key_id'. */
+    struct hmap seen_conns;         /* From list-conns (ss_name). */
+    struct hmap seen_shared;        /* From get-shared (ss_name). */
     bool cleaning;                  /* cleanup() was called. */
 
     uint64_t n_loads, n_unloads, n_initiates;   /* Counters. */
@@ -145,7 +200,7 @@ struct ss_name {
 };
 
 enum ss_req_kind {
-    SS_REQ_LOAD,                    /* Part of applying a version. */
+    SS_REQ_LOAD,                    /* Part of loading a tunnel. */
     SS_REQ_OTHER,                   /* Result only logged. */
 };
 
@@ -154,9 +209,16 @@ struct ss_req {
     struct ike_strongswan *ss;
     enum ss_req_kind kind;
     char *tunnel;                   /* Tunnel name or NULL. */
-    uint64_t version;               /* Its version when sent. */
+    uint64_t load_seq;              /* SS_REQ_LOAD: the tunnel's load. */
     const char *what;               /* "load-conn", ... for messages. */
+    bool quiet;                     /* Failure is normal (nothing to
+                                     * unload or terminate): DBG only. */
 };
+
+static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
+static void list_sas__(struct ike_strongswan *);
+static void withdraw__(struct ike_strongswan *, const char *name,
+                       bool psk);
 
 static struct ike_strongswan *
 ike_strongswan_cast(const struct ike_backend *up)
@@ -192,7 +254,43 @@ out_child_name__(const struct ss_tunnel *t)
                                  : xasprintf("%s-out", t->name);
 }
 
-/* Caches. */
+/* Sets of names. */
+
+static void
+names_add__(struct hmap *names, const char *name, bool ours)
+{
+    struct ss_name *n = xzalloc(sizeof *n);
+    n->name = xstrdup(name);
+    n->ours = ours;
+    hmap_insert(names, &n->node, hash_string(n->name, 0));
+}
+
+static bool
+names_contain__(const struct hmap *names, const char *name)
+{
+    struct ss_name *n;
+
+    HMAP_FOR_EACH_WITH_HASH (n, node, hash_string(name, 0), names) {
+        if (!strcmp(n->name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+names_clear__(struct hmap *names)
+{
+    struct ss_name *n, *next;
+
+    HMAP_FOR_EACH_SAFE (n, next, node, names) {
+        hmap_remove(names, &n->node);
+        free(n->name);
+        free(n);
+    }
+}
+
+/* Tunnels. */
 
 static struct ss_tunnel *
 ss_tunnel_find(const struct ike_strongswan *ss, const char *name)
@@ -216,10 +314,12 @@ ss_tunnel_clear_conf(struct ss_tunnel *t)
     free(t->local_name);
     free(t->remote_name);
     free(t->remote_cert_pem);
+    free(t->conf_error);
     stroke_map_destroy(&t->opts);
     t->local_ip = t->remote_ip = NULL;
     t->psk = NULL;
     t->local_name = t->remote_name = t->remote_cert_pem = NULL;
+    t->conf_error = NULL;
 }
 
 static void
@@ -232,6 +332,8 @@ ss_tunnel_destroy(struct ss_tunnel *t)
         free(t);
     }
 }
+
+/* SA cache. */
 
 static void
 ss_child_sa_clear(struct ss_child_sa *c)
@@ -277,16 +379,30 @@ sas_clear__(struct hmap *sas)
     }
 }
 
+/* Removes the IKE SAs of connection 'conn' from 'sas'. */
 static void
-names_clear__(struct hmap *names)
+sas_forget_conn__(struct hmap *sas, const char *conn)
 {
-    struct ss_name *n, *next;
+    struct ss_ike_sa *sa, *next;
 
-    HMAP_FOR_EACH_SAFE (n, next, node, names) {
-        hmap_remove(names, &n->node);
-        free(n->name);
-        free(n);
+    HMAP_FOR_EACH_SAFE (sa, next, node, sas) {
+        if (!strcmp(sa->conn, conn)) {
+            hmap_remove(sas, &sa->node);
+            ss_ike_sa_destroy(sa);
+        }
     }
+}
+
+static size_t
+sas_count_conn__(const struct hmap *sas, const char *conn)
+{
+    const struct ss_ike_sa *sa;
+    size_t n = 0;
+
+    HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(conn, 0), sas) {
+        n += !strcmp(sa->conn, conn);
+    }
+    return n;
 }
 
 static struct ss_ike_sa *
@@ -294,13 +410,37 @@ sa_find__(const struct hmap *sas, const char *conn, const char *uniqueid)
 {
     struct ss_ike_sa *sa;
 
+    if (!uniqueid) {
+        return NULL;
+    }
     HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(conn, 0), sas) {
-        if (!strcmp(sa->conn, conn) && uniqueid
-            && !strcmp(sa->uniqueid, uniqueid)) {
+        if (!strcmp(sa->conn, conn) && !strcmp(sa->uniqueid, uniqueid)) {
             return sa;
         }
     }
     return NULL;
+}
+
+/* Returns the IKE SA 'uniqueid' of 'conn' in 'sas', adding an empty one
+ * if there is none and the cap allows.  Returns NULL if it does not. */
+static struct ss_ike_sa *
+sa_get__(struct hmap *sas, const char *conn, const char *uniqueid)
+{
+    struct ss_ike_sa *sa = sa_find__(sas, conn, uniqueid);
+
+    if (!sa && uniqueid) {
+        if (sas_count_conn__(sas, conn) >= MAX_IKE_SAS_PER_CONN) {
+            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+            LOG_DBG_RL(&rl, "%s: more than %d IKE SAs, not tracking more",
+                       conn, MAX_IKE_SAS_PER_CONN);
+            return NULL;
+        }
+        sa = xzalloc(sizeof *sa);
+        sa->conn = xstrdup(conn);
+        sa->uniqueid = xstrdup(uniqueid);
+        hmap_insert(sas, &sa->node, hash_string(sa->conn, 0));
+    }
+    return sa;
 }
 
 static char *
@@ -335,16 +475,19 @@ sa_add_child__(struct ss_ike_sa *sa, const struct vici_node *n)
 {
     const char *uniqueid = vici_node_get_str(n, "uniqueid");
 
-    if (n->type != VICI_NODE_SECTION) {
+    if (n->type != VICI_NODE_SECTION || !uniqueid) {
         return;
     }
     for (size_t i = 0; i < sa->n_children; i++) {
-        if (uniqueid && sa->children[i].uniqueid
+        if (sa->children[i].uniqueid
             && !strcmp(sa->children[i].uniqueid, uniqueid)) {
             ss_child_sa_clear(&sa->children[i]);
             child_sa_parse__(&sa->children[i], n);
             return;
         }
+    }
+    if (sa->n_children >= MAX_CHILD_SAS_PER_IKE_SA) {
+        return;
     }
     sa->children = xrealloc(sa->children,
                             (sa->n_children + 1) * sizeof *sa->children);
@@ -355,8 +498,8 @@ sa_add_child__(struct ss_ike_sa *sa, const struct vici_node *n)
 static void
 sa_remove_child__(struct ss_ike_sa *sa, const char *uniqueid)
 {
-    for (size_t i = 0; i < sa->n_children; i++) {
-        if (uniqueid && sa->children[i].uniqueid
+    for (size_t i = 0; uniqueid && i < sa->n_children; i++) {
+        if (sa->children[i].uniqueid
             && !strcmp(sa->children[i].uniqueid, uniqueid)) {
             ss_child_sa_clear(&sa->children[i]);
             sa->children[i] = sa->children[--sa->n_children];
@@ -383,22 +526,18 @@ sa_set_ike_fields__(struct ss_ike_sa *sa, const struct vici_node *n)
 
 /* Adds or updates in 'sas' the IKE SA described by section 'n' (key: the
  * connection name), with its children if 'with_children'.  Returns it, or
- * NULL if 'n' is unusable. */
+ * NULL if 'n' is unusable or the cap is reached. */
 static struct ss_ike_sa *
 sa_upsert__(struct hmap *sas, const struct vici_node *n, bool with_children)
 {
-    const char *uniqueid = vici_node_get_str(n, "uniqueid");
     struct ss_ike_sa *sa;
 
-    if (n->type != VICI_NODE_SECTION || !n->key || !uniqueid) {
+    if (n->type != VICI_NODE_SECTION || !n->key) {
         return NULL;
     }
-    sa = sa_find__(sas, n->key, uniqueid);
+    sa = sa_get__(sas, n->key, vici_node_get_str(n, "uniqueid"));
     if (!sa) {
-        sa = xzalloc(sizeof *sa);
-        sa->conn = xstrdup(n->key);
-        sa->uniqueid = xstrdup(uniqueid);
-        hmap_insert(sas, &sa->node, hash_string(sa->conn, 0));
+        return NULL;
     }
     sa_set_ike_fields__(sa, n);
     if (with_children) {
@@ -422,28 +561,50 @@ sa_remove__(struct hmap *sas, const char *conn, const char *uniqueid)
     }
 }
 
-/* True if the outbound child of tunnel 't' is installed, or an IKE SA of
- * it is being negotiated. */
+static bool
+str_in__(const char *s, const char *const *set)
+{
+    for (; *set; set++) {
+        if (!strcmp(s, *set)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True if the outbound child of tunnel 't' is up or coming up, or an IKE
+ * SA of it is being negotiated. */
 static bool
 tunnel_is_up_or_coming__(const struct ike_strongswan *ss,
                          const struct ss_tunnel *t)
 {
+    /* IKE SAs on their way out, and CHILD SA states that carry no
+     * traffic now or soon (ROUTED is a trap policy, not an SA). */
+    static const char *const ike_gone[] = {
+        "REKEYED", "DELETING", "DESTROYING", NULL
+    };
+    static const char *const ike_coming[] = {
+        "CREATED", "CONNECTING", "PASSIVE", NULL
+    };
+    static const char *const child_gone[] = {
+        "ROUTED", "REKEYED", "DELETING", "DELETED", "DESTROYING", NULL
+    };
     char *out = out_child_name__(t);
     struct ss_ike_sa *sa;
     bool found = false;
 
     HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(t->name, 0), &ss->sas) {
-        if (strcmp(sa->conn, t->name)) {
+        if (strcmp(sa->conn, t->name)
+            || (sa->state && str_in__(sa->state, ike_gone))) {
             continue;
         }
-        if (sa->state && strcmp(sa->state, "ESTABLISHED")) {
-            found = true;       /* CONNECTING, REKEYING...: leave it. */
+        if (!sa->state || str_in__(sa->state, ike_coming)) {
+            found = true;
         }
         for (size_t i = 0; i < sa->n_children; i++) {
             const struct ss_child_sa *c = &sa->children[i];
-            if (c->name && !strcmp(c->name, out) && c->state
-                && strcmp(c->state, "DELETING")
-                && strcmp(c->state, "DESTROYING")) {
+            if (c->name && !strcmp(c->name, out)
+                && c->state && !str_in__(c->state, child_gone)) {
                 found = true;
             }
         }
@@ -456,13 +617,12 @@ tunnel_is_up_or_coming__(const struct ike_strongswan *ss,
 
 static struct ss_req *
 req_create__(struct ike_strongswan *ss, enum ss_req_kind kind,
-             const struct ss_tunnel *t, const char *what)
+             const char *tunnel, const char *what)
 {
     struct ss_req *req = xzalloc(sizeof *req);
     req->ss = ss;
     req->kind = kind;
-    req->tunnel = t ? xstrdup(t->name) : NULL;
-    req->version = t ? t->version : 0;
+    req->tunnel = nullable_xstrdup(tunnel);
     req->what = what;
     return req;
 }
@@ -476,8 +636,25 @@ req_destroy__(struct ss_req *req)
     }
 }
 
-/* Reports the result of the current version of 't' once all its load
- * requests are answered. */
+/* Calls the tunnel_done hook with the outcome of the current load of 't'.
+ * A certificate tunnel is only usable with our private key, so a failed
+ * load-key is its failure too. */
+static void
+tunnel_report__(struct ike_strongswan *ss, const struct ss_tunnel *t)
+{
+    int error = t->error;
+    const char *why = t->why;
+
+    if (!error && t->auth != TUNNEL_AUTH_PSK && ss->key_error) {
+        error = -EINVAL;
+        why = ss->key_error;
+    }
+    ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version, error, why);
+}
+
+/* Finishes the current load of 't' once all its requests are answered:
+ * reports it, then either withdraws what charon refused or arranges for
+ * the outbound child to come up. */
 static void
 tunnel_load_step__(struct ike_strongswan *ss, struct ss_tunnel *t)
 {
@@ -485,11 +662,37 @@ tunnel_load_step__(struct ike_strongswan *ss, struct ss_tunnel *t)
         return;
     }
     t->loaded = !t->error;
-    ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version, t->error,
-                          t->why);
-}
+    if (t->loaded) {
+        memcpy(t->digest, t->new_digest, sizeof t->digest);
+        t->has_digest = true;
+    }
+    tunnel_report__(ss, t);
 
-static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
+    if (!ss->connected || ss->cleaning) {
+        return;
+    }
+    if (t->refused) {
+        /* Leave nothing half loaded, and nothing running on a definition
+         * that is no longer wanted. */
+        withdraw__(ss, t->name, t->psk_loaded);
+        t->psk_loaded = false;
+        t->has_digest = false;
+        sas_forget_conn__(&ss->sas, t->name);
+    } else if (t->loaded && t->initiator) {
+        if (t->replace) {
+            /* The old SAs are being terminated: start anew now. */
+            initiate__(ss, t);
+        } else {
+            /* Maybe an SA survived from before (our restart, or charon
+             * kept it): decide on a listing taken after the load. */
+            t->want_initiate = true;
+            if (!ss->n_list_sas) {
+                list_sas__(ss);
+            }
+        }
+    }
+    t->replace = false;
+}
 
 static void
 req_done__(void *req_, int error, const struct vici_msg *reply)
@@ -497,6 +700,7 @@ req_done__(void *req_, int error, const struct vici_msg *reply)
     struct ss_req *req = req_;
     struct ike_strongswan *ss = req->ss;
     struct ss_tunnel *t;
+    bool refused = false;
     char *why = NULL;
 
     if (ss->destroying) {
@@ -505,32 +709,37 @@ req_done__(void *req_, int error, const struct vici_msg *reply)
     if (!error && reply && !vici_msg_success(reply)) {
         const char *errmsg = vici_msg_errmsg(reply);
         error = -EINVAL;
+        refused = true;
         why = xasprintf("%s: %s", req->what, errmsg ? errmsg : "failed");
     } else if (error) {
+        refused = error == -ENOTSUP;
         why = xasprintf("%s: %s", req->what,
                         error == -ETIMEDOUT ? "charon did not answer in time"
+                        : error == -ENOTSUP ? "charon does not know the "
+                                              "command"
                         : ovsec_strerror(error));
     }
 
     t = req->tunnel ? ss_tunnel_find(ss, req->tunnel) : NULL;
     if (req->kind == SS_REQ_LOAD) {
-        if (!t || t->version != req->version || !t->n_inflight) {
+        if (!t || t->load_seq != req->load_seq || !t->n_inflight) {
             goto out;           /* Superseded, or reset by a reconnect. */
         }
         if (error && !t->error) {
             t->error = error;
+            t->refused = refused;
+            free(t->why);
             t->why = why;
             why = NULL;
         }
         t->n_inflight--;
-        if (!error && !strcmp(req->what, "load-conn") && t->initiator
-            && !tunnel_is_up_or_coming__(ss, t)) {
-            initiate__(ss, t);
-        }
         tunnel_load_step__(ss, t);
-    } else if (error) {
+    } else if (error && error != -ECONNRESET && error != -ECANCELED) {
         static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(20, 20);
-        if (!ss->cleaning && error != -ECONNRESET) {
+        if (req->quiet || ss->cleaning) {
+            LOG_DBG("%s%s%s", req->tunnel ? req->tunnel : "",
+                    req->tunnel ? ": " : "", why);
+        } else {
             LOG_WARN_RL(&rl, "%s%s%s", req->tunnel ? req->tunnel : "",
                         req->tunnel ? ": " : "", why);
         }
@@ -553,6 +762,17 @@ send__(struct ike_strongswan *ss, struct vici_builder *b, struct ss_req *req)
     return error;
 }
 
+/* Sends 'b' as a request whose failure is only logged, at DBG if
+ * 'quiet'. */
+static void
+send_other__(struct ike_strongswan *ss, struct vici_builder *b,
+             const char *tunnel, const char *what, bool quiet)
+{
+    struct ss_req *req = req_create__(ss, SS_REQ_OTHER, tunnel, what);
+    req->quiet = quiet;
+    send__(ss, b, req);
+}
+
 /* Starts the outbound child of 't' without waiting for the result. */
 static void
 initiate__(struct ike_strongswan *ss, struct ss_tunnel *t)
@@ -567,8 +787,53 @@ initiate__(struct ike_strongswan *ss, struct ss_tunnel *t)
     vici_add_kv(b, "init-limits", "no");
     free(child);
     t->next_initiate = time_msec() + INITIATE_BACKOFF_MS;
+    t->want_initiate = false;
     ss->n_initiates++;
-    send__(ss, b, req_create__(ss, SS_REQ_OTHER, t, "initiate"));
+    send_other__(ss, b, t->name, "initiate", false);
+}
+
+/* Terminates the IKE SAs of connection 'name' (with their children)
+ * without waiting: charon keeps them when the connection is replaced or
+ * unloaded. */
+static void
+terminate__(struct ike_strongswan *ss, const char *name)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "terminate");
+    vici_add_kv(b, "ike", name);
+    vici_add_kv(b, "timeout", "-1");
+    send_other__(ss, b, name, "terminate", true);
+}
+
+static void
+unload_shared__(struct ike_strongswan *ss, const char *name)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "unload-shared");
+    vici_add_kv_fmt(b, "id", PSK_ID_PREFIX "%s", name);
+    send_other__(ss, b, name, "unload-shared", false);
+}
+
+static void
+unload_conn__(struct ike_strongswan *ss, const char *name)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "unload-conn");
+    vici_add_kv(b, "name", name);
+    ss->n_unloads++;
+    send_other__(ss, b, name, "unload-conn", true);
+}
+
+/* Removes connection 'name' from charon with its SAs and, if 'psk', its
+ * shared secret. */
+static void
+withdraw__(struct ike_strongswan *ss, const char *name, bool psk)
+{
+    unload_conn__(ss, name);
+    terminate__(ss, name);
+    if (psk) {
+        unload_shared__(ss, name);
+    }
 }
 
 /* Message builders. */
@@ -623,7 +888,8 @@ add_child__(const struct ike_strongswan *ss, struct vici_builder *b,
     add_list1__(b, "local_ts", local_ts);
     add_list1__(b, "remote_ts", remote_ts);
     if (!ss->opts.use_default_crypto
-        && !stroke_map_find(&t->opts, STROKE_CHILD, "esp_proposals")) {
+        && !stroke_map_find(&t->opts, STROKE_CHILD, "esp_proposals")
+        && !stroke_map_find(&t->opts, STROKE_CHILD, "ah_proposals")) {
         add_list1__(b, "esp_proposals", DEFAULT_ESP_PROPOSAL);
     }
     if (!stroke_map_find(&t->opts, STROKE_CHILD, "start_action")) {
@@ -660,7 +926,12 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t)
             vici_add_kv(b, "id", t->local_ip);
         }
     } else {
-        vici_add_kv(b, "id", t->local_name);
+        /* The identity of the certificate being sent, which set_global()
+         * may have changed before the monitor re-applies the tunnel. */
+        const char *id = ss->local_name ? ss->local_name : t->local_name;
+        if (id) {
+            vici_add_kv(b, "id", id);
+        }
         if (ss->cert_pem) {
             add_list1__(b, "certs", ss->cert_pem);
         }
@@ -702,9 +973,8 @@ build_load_shared__(const struct ss_tunnel *t)
 {
     struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
                                                  "load-shared");
-    char *id = xasprintf(PSK_ID_PREFIX "%s", t->name);
 
-    vici_add_kv(b, "id", id);
+    vici_add_kv_fmt(b, "id", PSK_ID_PREFIX "%s", t->name);
     vici_add_kv(b, "type", "IKE");
     vici_add_kv_secret(b, "data", t->psk);
     vici_begin_list(b, "owners");
@@ -713,84 +983,303 @@ build_load_shared__(const struct ss_tunnel *t)
         vici_list_item(b, t->local_ip);
     }
     vici_end_list(b);
-    free(id);
     return b;
 }
 
+/* Stores in 'digest' the SHA-256 of what loading 't' puts in charon: the
+ * load-conn message and the PSK. */
 static void
-unload_shared__(struct ike_strongswan *ss, const char *name)
+tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
+                uint8_t digest[32])
 {
-    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
-                                                 "unload-shared");
-    vici_add_kv_fmt(b, "id", PSK_ID_PREFIX "%s", name);
-    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "unload-shared"));
+    uint8_t *packet = NULL;
+    size_t size = 0;
+    size_t psk_size = 0;
+    const void *psk = t->psk ? secret_bytes(t->psk, &psk_size) : NULL;
+    uint8_t *buf;
+
+    if (vici_builder_finish(build_load_conn__(ss, t), &packet, &size)) {
+        packet = NULL;
+        size = 0;
+    }
+    buf = xmalloc(size + psk_size + 1);
+    if (size) {
+        memcpy(buf, packet, size);
+    }
+    if (psk_size) {
+        memcpy(buf + size, psk, psk_size);
+    }
+    x509_sha256(buf, size + psk_size, digest);
+    memzero_explicit(buf, size + psk_size);
+    free(buf);
+    vici_packet_free(packet, size);
 }
 
+/* Records that request 'what' of the current load of 't' could not be
+ * sent. */
 static void
-unload_conn__(struct ike_strongswan *ss, const char *name)
+load_send_failed__(struct ss_tunnel *t, const char *what, int error)
 {
-    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
-                                                 "unload-conn");
-    vici_add_kv(b, "name", name);
-    ss->n_unloads++;
-    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "unload-conn"));
+    if (!t->error) {
+        t->error = error;
+        t->why = xasprintf("%s: %s", what,
+                           error == -ENOTCONN ? "not connected to charon"
+                           : error == -EINVAL ? "request too large"
+                           : ovsec_strerror(error));
+        t->refused = error != -ENOTCONN;
+    }
 }
 
-/* Sends the requests that load the current version of 't'. */
+/* Sends the requests that load the current configuration of 't'. */
 static void
 load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
 {
+    struct ss_req *req;
+    int error;
+
+    t->load_seq = ++ss->load_seq;
     t->n_inflight = 0;
     t->error = 0;
     free(t->why);
     t->why = NULL;
+    t->refused = false;
     t->loaded = false;
+    t->replace = false;
+    t->want_initiate = false;
 
     if (!ss->connected) {
         return;                 /* Loaded when charon comes back. */
     }
+    ss->n_loads++;
+
+    if (t->conf_error) {
+        t->error = -EINVAL;
+        t->why = xstrdup(t->conf_error);
+        t->refused = true;
+        tunnel_load_step__(ss, t);
+        return;
+    }
+
+    tunnel_digest__(ss, t, t->new_digest);
+    t->replace = (t->has_digest
+                  && memcmp(t->digest, t->new_digest, sizeof t->digest));
 
     if (t->auth == TUNNEL_AUTH_PSK) {
-        if (!send__(ss, build_load_shared__(t),
-                    req_create__(ss, SS_REQ_LOAD, t, "load-shared"))) {
+        req = req_create__(ss, SS_REQ_LOAD, t->name, "load-shared");
+        req->load_seq = t->load_seq;
+        error = send__(ss, build_load_shared__(t), req);
+        if (!error) {
             t->n_inflight++;
             t->psk_loaded = true;
+        } else {
+            load_send_failed__(t, "load-shared", error);
         }
     } else if (t->psk_loaded) {
+        /* The tunnel moved from PSK to certificates. */
         unload_shared__(ss, t->name);
         t->psk_loaded = false;
     }
+
     if (t->auth != TUNNEL_AUTH_PSK && !ss->key_pem) {
-        t->error = -ENOKEY;
-        t->why = xstrdup(ss->global_error ? ss->global_error
-                         : "no private key loaded");
-    } else if (!send__(ss, build_load_conn__(ss, t),
-                       req_create__(ss, SS_REQ_LOAD, t, "load-conn"))) {
-        t->n_inflight++;
-    }
-    ss->n_loads++;
-    if (!t->n_inflight && !t->error) {
-        t->error = -ENOTCONN;
-        t->why = xstrdup("lost the connection to charon");
+        if (!t->error) {
+            t->error = -ENOKEY;
+            t->why = xstrdup(ss->global_error ? ss->global_error
+                             : "no private key configured");
+            t->refused = true;
+        }
+    } else if (!t->error) {
+        req = req_create__(ss, SS_REQ_LOAD, t->name, "load-conn");
+        req->load_seq = t->load_seq;
+        error = send__(ss, build_load_conn__(ss, t), req);
+        if (!error) {
+            t->n_inflight++;
+            if (t->replace) {
+                /* charon keeps IKE SAs on the replaced definition. */
+                LOG_INFO("%s: configuration changed, terminating its "
+                         "IKE SAs", t->name);
+                terminate__(ss, t->name);
+                sas_forget_conn__(&ss->sas, t->name);
+            }
+        } else {
+            load_send_failed__(t, "load-conn", error);
+        }
     }
     tunnel_load_step__(ss, t);
+}
+
+/* Private key. */
+
+static void
+unload_key__(struct ike_strongswan *ss, const char *id)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "unload-key");
+    vici_add_kv(b, "id", id);
+    send_other__(ss, b, NULL, "unload-key", true);
+}
+
+static void
+load_key_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+    char *key_error = NULL;
+    struct ss_tunnel *t;
+
+    if (ss->destroying || error == -ECONNRESET || error == -ECANCELED) {
+        return;                 /* Reloaded on reconnect. */
+    }
+    if (!error && !vici_msg_success(reply)) {
+        const char *errmsg = vici_msg_errmsg(reply);
+        key_error = xasprintf("load-key: %s", errmsg ? errmsg : "failed");
+    } else if (error) {
+        key_error = xasprintf("load-key: %s",
+                              error == -ETIMEDOUT
+                              ? "charon did not answer in time"
+                              : ovsec_strerror(error));
+    } else {
+        const char *id = vici_node_get_str(&reply->root, "id");
+        if (ss->key_id && (!id || strcmp(ss->key_id, id))) {
+            /* A different key replaced ours. */
+            unload_key__(ss, ss->key_id);
+        }
+        free(ss->key_id);
+        ss->key_id = nullable_xstrdup(id);
+    }
+
+    if (nullable_string_equal(key_error, ss->key_error)) {
+        free(key_error);
+        return;
+    }
+    if (key_error) {
+        LOG_WARN("%s", key_error);
+    } else {
+        LOG_INFO("private key loaded");
+    }
+    free(ss->key_error);
+    ss->key_error = key_error;
+
+    /* The outcome of the certificate tunnels changed with it. */
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (t->loaded && t->auth != TUNNEL_AUTH_PSK) {
+            tunnel_report__(ss, t);
+        }
+    }
 }
 
 static void
 load_key__(struct ike_strongswan *ss)
 {
-    size_t size;
+    struct vici_builder *b;
     const void *data;
+    size_t size;
 
     if (!ss->key_pem || !ss->connected) {
         return;
     }
     data = secret_bytes(ss->key_pem, &size);
-    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
-                                                 "load-key");
+    b = vici_builder_create(VICI_CMD_REQUEST, "load-key");
     vici_add_kv(b, "type", "any");
     vici_add_kv_bytes(b, "data", data, size);
-    send__(ss, b, req_create__(ss, SS_REQ_OTHER, NULL, "load-key"));
+    vici_client_request(ss->vici, b, NULL, NULL, load_key_done__, ss);
+}
+
+/* SA listing. */
+
+static void
+list_sa_item__(void *ss_, const struct vici_msg *item)
+{
+    struct ike_strongswan *ss = ss_;
+
+    for (size_t i = 0; i < item->root.n_children; i++) {
+        const struct vici_node *n = item->root.children[i];
+        if (n->key && ss_tunnel_find(ss, n->key)) {
+            sa_upsert__(&ss->new_sas, n, true);
+        }
+    }
+}
+
+/* A list-sas finished: the listing replaces the cache, then the outbound
+ * children found down are initiated. */
+static void
+sas_listed__(struct ike_strongswan *ss, int error)
+{
+    struct ss_tunnel *t;
+
+    ss->n_list_sas--;
+    if (error) {
+        if (error != -ECONNRESET && error != -ECANCELED) {
+            LOG_WARN("list-sas failed: %s", ovsec_strerror(error));
+        }
+        sas_clear__(&ss->new_sas);
+        return;
+    }
+
+    /* The listing is authoritative: it replaces the event-built cache. */
+    sas_clear__(&ss->sas);
+    hmap_destroy(&ss->sas);
+    ss->sas = ss->new_sas;      /* Moves the bucket array. */
+    hmap_init(&ss->new_sas);
+
+    if (ss->cleaning) {
+        return;
+    }
+    long long int now = time_msec();
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (!t->loaded || !t->initiator
+            || (!t->want_initiate && now < t->next_initiate)) {
+            continue;
+        }
+        if (tunnel_is_up_or_coming__(ss, t)) {
+            t->want_initiate = false;
+        } else {
+            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(20, 20);
+            LOG_INFO_RL(&rl, "%s: outbound SA is down, initiating",
+                        t->name);
+            initiate__(ss, t);
+        }
+    }
+}
+
+static void
+list_sas_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+
+    (void) reply;
+    if (!ss->destroying) {
+        sas_listed__(ss, error);
+    }
+}
+
+static void
+list_sas_rc_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+
+    (void) reply;
+    if (!ss->destroying) {
+        ss->reconciling = false;
+        sas_listed__(ss, error);
+    }
+}
+
+static int
+request_list_sas__(struct ike_strongswan *ss, vici_reply_cb *cb)
+{
+    int error = vici_client_request(ss->vici,
+                                    vici_builder_create(VICI_CMD_REQUEST,
+                                                        "list-sas"),
+                                    "list-sa", list_sa_item__, cb, ss);
+    if (!error) {
+        ss->n_list_sas++;
+    }
+    return error;
+}
+
+static void
+list_sas__(struct ike_strongswan *ss)
+{
+    request_list_sas__(ss, list_sas_done__);
 }
 
 /* VICI callbacks. */
@@ -817,20 +1306,31 @@ on_connection__(void *ss_, bool connected)
     struct ike_strongswan *ss = ss_;
     struct ss_tunnel *t;
 
+    if (ss->destroying) {
+        return;
+    }
     ss->connected = connected;
     ss->reconciling = false;
+    ss->rc_pending = 0;
+    ss->n_list_sas = 0;
     names_clear__(&ss->seen_conns);
+    names_clear__(&ss->seen_shared);
     sas_clear__(&ss->new_sas);
     if (!connected) {
         LOG_WARN("lost connection to charon at %s; will reload every "
                  "tunnel when it is back", ss->opts.vici);
         sas_clear__(&ss->sas);
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
+            bool was_pending = t->loaded || t->n_inflight;
             t->loaded = false;
-            t->psk_loaded = false;
             t->n_inflight = 0;
-            ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version,
-                                  -ENOTCONN, "lost the connection to charon");
+            t->want_initiate = false;
+            t->load_seq = ++ss->load_seq;
+            if (was_pending || !t->error) {
+                ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version,
+                                      -ENOTCONN,
+                                      "lost the connection to charon");
+            }
         }
         return;
     }
@@ -838,6 +1338,9 @@ on_connection__(void *ss_, bool connected)
     vici_client_request(ss->vici,
                         vici_builder_create(VICI_CMD_REQUEST, "version"),
                         NULL, NULL, version_done__, ss);
+    if (ss->cleaning) {
+        return;
+    }
     /* charon may have restarted and lost everything, or may hold what an
      * earlier instance of ours loaded: loading each definition again is
      * right either way, and leaves unchanged connections' SAs alone. */
@@ -852,7 +1355,8 @@ on_connection__(void *ss_, bool connected)
 }
 
 /* Applies an ike-updown, child-updown, ike-rekey or child-rekey event to
- * the SA cache. */
+ * the SA cache.  Events for connections that are not ours are ignored, so
+ * the cache holds at most MAX_IKE_SAS_PER_CONN per tunnel. */
 static void
 on_event__(void *ss_, const struct vici_msg *ev)
 {
@@ -861,9 +1365,13 @@ on_event__(void *ss_, const struct vici_msg *ev)
     const char *up = vici_node_get_str(root, "up");
     bool is_up = up && !strcmp(up, "yes");
 
+    if (ss->destroying || !ev->name) {
+        return;
+    }
     for (size_t i = 0; i < root->n_children; i++) {
         const struct vici_node *n = root->children[i];
-        if (n->type != VICI_NODE_SECTION || !n->key) {
+        if (n->type != VICI_NODE_SECTION || !n->key
+            || !ss_tunnel_find(ss, n->key)) {
             continue;
         }
         const char *uniqueid = vici_node_get_str(n, "uniqueid");
@@ -871,7 +1379,7 @@ on_event__(void *ss_, const struct vici_msg *ev)
         if (!strcmp(ev->name, "ike-updown")) {
             if (is_up) {
                 sa_upsert__(&ss->sas, n, false);
-            } else if (uniqueid) {
+            } else {
                 sa_remove__(&ss->sas, n->key, uniqueid);
             }
             LOG_INFO("%s: IKE SA %s %s", n->key, uniqueid ? uniqueid : "?",
@@ -894,34 +1402,39 @@ on_event__(void *ss_, const struct vici_msg *ev)
             const struct vici_node *new = vici_node_get(n, "new");
             const char *old_id = old ? vici_node_get_str(old, "uniqueid")
                                      : NULL;
+            const char *new_id = new ? vici_node_get_str(new, "uniqueid")
+                                     : NULL;
             struct ss_ike_sa *old_sa = sa_find__(&ss->sas, n->key, old_id);
-            if (new && new->type == VICI_NODE_SECTION) {
-                const char *new_id = vici_node_get_str(new, "uniqueid");
-                if (new_id) {
-                    struct ss_ike_sa *sa = sa_find__(&ss->sas, n->key,
-                                                     new_id);
-                    if (!sa) {
-                        sa = xzalloc(sizeof *sa);
-                        sa->conn = xstrdup(n->key);
-                        sa->uniqueid = xstrdup(new_id);
-                        hmap_insert(&ss->sas, &sa->node,
-                                    hash_string(sa->conn, 0));
-                    }
-                    sa_set_ike_fields__(sa, new);
-                    /* The children move to the new IKE SA. */
-                    if (old_sa && old_sa != sa) {
-                        for (size_t j = 0; j < old_sa->n_children; j++) {
-                            sa->children = xrealloc(
-                                sa->children,
-                                (sa->n_children + 1) * sizeof *sa->children);
-                            sa->children[sa->n_children++]
-                                = old_sa->children[j];
+            struct ss_ike_sa *sa = NULL;
+
+            if (old_sa && new_id && strcmp(old_id, new_id)) {
+                /* Free the old SA's slot first, under the cap. */
+                hmap_remove(&ss->sas, &old_sa->node);
+                sa = sa_get__(&ss->sas, n->key, new_id);
+                hmap_insert(&ss->sas, &old_sa->node,
+                            hash_string(old_sa->conn, 0));
+            } else if (new_id) {
+                sa = sa_get__(&ss->sas, n->key, new_id);
+            }
+            if (sa && new->type == VICI_NODE_SECTION) {
+                sa_set_ike_fields__(sa, new);
+                /* The children move to the new IKE SA. */
+                if (old_sa && old_sa != sa) {
+                    for (size_t j = 0; j < old_sa->n_children; j++) {
+                        if (sa->n_children >= MAX_CHILD_SAS_PER_IKE_SA) {
+                            ss_child_sa_clear(&old_sa->children[j]);
+                            continue;
                         }
-                        old_sa->n_children = 0;
+                        sa->children = xrealloc(
+                            sa->children,
+                            (sa->n_children + 1) * sizeof *sa->children);
+                        sa->children[sa->n_children++]
+                            = old_sa->children[j];
                     }
+                    old_sa->n_children = 0;
                 }
             }
-            if (old_id) {
+            if (old_sa && old_sa != sa) {
                 sa_remove__(&ss->sas, n->key, old_id);
             }
         } else if (!strcmp(ev->name, "child-rekey")) {
@@ -964,8 +1477,9 @@ ss_create(const struct ike_options *opts, const struct ike_hooks *hooks,
     ss->opts = *opts;
     hmap_init(&ss->tunnels);
     hmap_init(&ss->sas);
-    hmap_init(&ss->seen_conns);
     hmap_init(&ss->new_sas);
+    hmap_init(&ss->seen_conns);
+    hmap_init(&ss->seen_shared);
     ss->vici = vici_client_create(opts->vici, vici_events,
                                   opts->command_timeout_ms, &vhooks, &error);
     if (!ss->vici) {
@@ -999,11 +1513,15 @@ ss_destroy(struct ike_backend *up)
     hmap_destroy(&ss->new_sas);
     names_clear__(&ss->seen_conns);
     hmap_destroy(&ss->seen_conns);
+    names_clear__(&ss->seen_shared);
+    hmap_destroy(&ss->seen_shared);
     free(ss->cert_pem);
     free(ss->ca_pem);
     secret_destroy(ss->key_pem);
     free(ss->local_name);
     free(ss->global_error);
+    free(ss->key_id);
+    free(ss->key_error);
     free(ss->charon_version);
     free(ss);
 }
@@ -1031,18 +1549,19 @@ ss_check_tunnel(const struct ike_backend *up OVS_UNUSED__,
     return error;
 }
 
-/* Reads file 'path' into a new string in '*ret'.  Returns NULL or a new
- * error message naming 'what'. */
+/* Reads file 'path' into a new string in '*ret' and its size in
+ * '*ret_size'.  Returns NULL or a new error message naming 'what'. */
 static char *
 read_pem__(const char *what, const char *path, char **ret, size_t *ret_size)
 {
     char *why = NULL;
-    size_t size;
+    size_t size = 0;
 
     *ret = NULL;
     if (x509_read_file(path, ret, &size, &why)) {
         char *msg = xasprintf("%s: %s", what, why);
         free(why);
+        *ret = NULL;
         return msg;
     }
     if (ret_size) {
@@ -1051,48 +1570,95 @@ read_pem__(const char *what, const char *path, char **ret, size_t *ret_size)
     return NULL;
 }
 
+/* Reads the private key at 'path' into a new secret in '*ret'.  Returns
+ * NULL or a new error message.  The file contents are zeroed. */
+static char *
+read_key__(const char *path, struct secret **ret)
+{
+    size_t size = 0;
+    char *data;
+    char *why = read_pem__("other_config:private_key", path, &data, &size);
+
+    *ret = NULL;
+    if (!why) {
+        *ret = secret_create(data, size);
+        memzero_explicit(data, size);
+        free(data);
+    }
+    return why;
+}
+
 static int
 ss_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
-    char *why = NULL;
-    char *key = NULL;
-    size_t key_size = 0;
+    char *cert_pem = NULL, *ca_pem = NULL, *why = NULL;
+    struct secret *key = NULL;
+    struct ss_tunnel *t;
+
+    if (g->cert_error) {
+        why = xstrdup(g->cert_error);
+    } else if (g->certificate && g->private_key) {
+        why = read_pem__("other_config:certificate", g->certificate,
+                         &cert_pem, NULL);
+        if (!why) {
+            why = read_key__(g->private_key, &key);
+        }
+        if (!why && g->ca_cert) {
+            why = read_pem__("other_config:ca_cert", g->ca_cert, &ca_pem,
+                             NULL);
+        }
+    }
+    if (why) {
+        free(cert_pem);
+        free(ca_pem);
+        secret_destroy(key);
+        cert_pem = ca_pem = NULL;
+        key = NULL;
+    }
+
+    bool certs_changed = (!nullable_string_equal(cert_pem, ss->cert_pem)
+                          || !nullable_string_equal(ca_pem, ss->ca_pem)
+                          || !nullable_string_equal(g->local_name,
+                                                    ss->local_name));
+    bool key_changed = !secret_equal(key, ss->key_pem);
 
     free(ss->cert_pem);
     free(ss->ca_pem);
     free(ss->local_name);
     free(ss->global_error);
-    ss->cert_pem = ss->ca_pem = ss->local_name = ss->global_error = NULL;
-    secret_destroy(ss->key_pem);
-    ss->key_pem = NULL;
+    ss->cert_pem = cert_pem;
+    ss->ca_pem = ca_pem;
+    ss->local_name = key ? nullable_xstrdup(g->local_name) : NULL;
+    ss->global_error = why;
 
-    if (g->certificate && g->private_key && !g->cert_error) {
-        why = read_pem__("other_config:certificate", g->certificate,
-                         &ss->cert_pem, NULL);
-        if (!why) {
-            why = read_pem__("other_config:private_key", g->private_key,
-                             &key, &key_size);
-        }
-        if (!why && g->ca_cert) {
-            why = read_pem__("other_config:ca_cert", g->ca_cert,
-                             &ss->ca_pem, NULL);
-        }
-        if (key) {
-            ss->key_pem = secret_create(key, key_size);
-            memzero_explicit(key, key_size);
-            free(key);
-        }
-        ss->local_name = nullable_xstrdup(g->local_name);
-    }
-    if (why) {
-        ss->global_error = why;
+    if (key_changed) {
         secret_destroy(ss->key_pem);
-        ss->key_pem = NULL;
-        return -EINVAL;
+        ss->key_pem = key;
+        key = NULL;
+        free(ss->key_error);
+        ss->key_error = NULL;
+        if (ss->key_pem) {
+            load_key__(ss);
+        } else if (ss->key_id) {
+            if (ss->connected) {
+                unload_key__(ss, ss->key_id);
+            }
+            free(ss->key_id);
+            ss->key_id = NULL;
+        }
     }
-    load_key__(ss);
-    return 0;
+    secret_destroy(key);
+
+    if (certs_changed && !ss->cleaning) {
+        /* The certificates travel inside the connections. */
+        HMAP_FOR_EACH (t, node, &ss->tunnels) {
+            if (t->auth != TUNNEL_AUTH_PSK && (t->loaded || t->n_inflight)) {
+                load_tunnel__(ss, t);
+            }
+        }
+    }
+    return why ? -EINVAL : 0;
 }
 
 static int
@@ -1100,15 +1666,16 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
     const struct tunnel_conf *c = tun->conf;
-    struct ss_tunnel *t = ss_tunnel_find(ss, tun->name);
-    char *why;
+    struct ss_tunnel *t;
 
     if (!c) {
         return -EINVAL;
     }
+    t = ss_tunnel_find(ss, tun->name);
     if (!t) {
         t = xzalloc(sizeof *t);
         t->name = xstrdup(tun->name);
+        t->next_initiate = LLONG_MIN;
         hmap_insert(&ss->tunnels, &t->node, hash_string(t->name, 0));
     }
     ss_tunnel_clear_conf(t);
@@ -1136,18 +1703,11 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
         t->initiator = true;
     }
 
-    why = stroke_map_translate(tun->name, &c->ipsec_options, &t->opts);
-    if (!why && c->auth == TUNNEL_AUTH_PEER_CERT) {
-        why = read_pem__("options:remote_cert", c->remote_cert,
-                         &t->remote_cert_pem, NULL);
-    }
-    if (why) {
-        t->n_inflight = 0;
-        t->error = -EINVAL;
-        free(t->why);
-        t->why = why;
-        tunnel_load_step__(ss, t);
-        return 0;
+    t->conf_error = stroke_map_translate(tun->name, &c->ipsec_options,
+                                         &t->opts);
+    if (!t->conf_error && c->auth == TUNNEL_AUTH_PEER_CERT) {
+        t->conf_error = read_pem__("options:remote_cert", c->remote_cert,
+                                   &t->remote_cert_pem, NULL);
     }
     load_tunnel__(ss, t);
     return 0;
@@ -1163,11 +1723,10 @@ ss_tunnel_remove(struct ike_backend *up, const char *name)
         return -ENOENT;
     }
     if (ss->connected) {
-        unload_conn__(ss, name);
-        if (t->psk_loaded) {
-            unload_shared__(ss, name);
-        }
+        /* If not connected, reconcile finds it stale later. */
+        withdraw__(ss, name, t->psk_loaded);
     }
+    sas_forget_conn__(&ss->sas, name);
     hmap_remove(&ss->tunnels, &t->node);
     ss_tunnel_destroy(t);
     return 0;
@@ -1191,15 +1750,19 @@ conn_looks_ours__(const struct vici_node *n)
     for (size_t i = 0; i < children->n_children; i++) {
         const struct vici_node *c = children->children[i];
         const char *mode = vici_node_get_str(c, "mode");
-        if (!c->key || !mode || strcmp(mode, "TRANSPORT")
+        if (c->type != VICI_NODE_SECTION || !c->key || !mode
+            || strcmp(mode, "TRANSPORT")
             || strncmp(c->key, n->key, len)
-            || (strcmp(c->key + len, "")
+            || (children->n_children == 1 && strcmp(c->key + len, ""))
+            || (children->n_children == 2
                 && strcmp(c->key + len, "-in")
                 && strcmp(c->key + len, "-out"))) {
             return false;
         }
     }
-    return true;
+    return children->n_children == 1
+           || strcmp(children->children[0]->key,
+                     children->children[1]->key);
 }
 
 static void
@@ -1209,109 +1772,140 @@ list_conn_item__(void *ss_, const struct vici_msg *item)
 
     for (size_t i = 0; i < item->root.n_children; i++) {
         const struct vici_node *n = item->root.children[i];
-        if (n->type == VICI_NODE_SECTION && n->key) {
-            struct ss_name *name = xzalloc(sizeof *name);
-            name->name = xstrdup(n->key);
-            name->ours = conn_looks_ours__(n);
-            hmap_insert(&ss->seen_conns, &name->node,
-                        hash_string(name->name, 0));
+        if (n->type == VICI_NODE_SECTION && n->key
+            && !names_contain__(&ss->seen_conns, n->key)) {
+            names_add__(&ss->seen_conns, n->key, conn_looks_ours__(n));
         }
     }
 }
 
-static bool
-seen__(const struct ike_strongswan *ss, const char *conn)
+/* Parses the "keys" list of a get-shared or get-keys answer into
+ * 'names'. */
+static void
+parse_key_list__(const struct vici_msg *reply, struct hmap *names)
 {
-    struct ss_name *n;
+    const struct vici_node *keys = vici_node_get(&reply->root, "keys");
 
-    HMAP_FOR_EACH_WITH_HASH (n, node, hash_string(conn, 0),
-                             &ss->seen_conns) {
-        if (!strcmp(n->name, conn)) {
-            return true;
+    for (size_t i = 0; keys && keys->type == VICI_NODE_LIST
+                       && i < keys->n_children; i++) {
+        const char *id = vici_node_str(keys->children[i]);
+        if (id && !names_contain__(names, id)) {
+            names_add__(names, id, false);
         }
     }
-    return false;
+}
+
+/* All the checks of a reconcile are in: reload what charon lost, unload
+ * what nobody wants. */
+static void
+reconcile_decide__(struct ike_strongswan *ss)
+{
+    struct ss_tunnel *t;
+    struct ss_name *n;
+
+    if (ss->cleaning) {
+        goto out;
+    }
+    if (ss->rc_keys_ok && !ss->rc_key_present && ss->key_pem) {
+        LOG_WARN("charon no longer has our private key, reloading it");
+        free(ss->key_id);
+        ss->key_id = NULL;
+        load_key__(ss);
+    }
+    if (!ss->rc_conns_ok) {
+        goto out;
+    }
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (!t->loaded) {
+            continue;
+        }
+        if (!names_contain__(&ss->seen_conns, t->name)) {
+            LOG_WARN("%s: charon no longer has the connection, reloading",
+                     t->name);
+            load_tunnel__(ss, t);
+        } else if (t->auth == TUNNEL_AUTH_PSK && ss->rc_shared_ok) {
+            char *id = xasprintf(PSK_ID_PREFIX "%s", t->name);
+            if (!names_contain__(&ss->seen_shared, id)) {
+                LOG_WARN("%s: charon no longer has the PSK, reloading",
+                         t->name);
+                load_tunnel__(ss, t);
+            }
+            free(id);
+        }
+    }
+    /* Unload connections of ours that nobody wants any more (left by a
+     * tunnel deleted while we were not running or not connected). */
+    HMAP_FOR_EACH (n, node, &ss->seen_conns) {
+        if (n->ours && !ss_tunnel_find(ss, n->name)) {
+            LOG_INFO("%s: unloading stale connection from charon", n->name);
+            withdraw__(ss, n->name, true);
+        }
+    }
+
+out:
+    names_clear__(&ss->seen_conns);
+    names_clear__(&ss->seen_shared);
+}
+
+static void
+reconcile_step__(struct ike_strongswan *ss)
+{
+    if (ss->rc_pending && !--ss->rc_pending) {
+        reconcile_decide__(ss);
+    }
 }
 
 static void
 list_conns_done__(void *ss_, int error, const struct vici_msg *reply)
 {
     struct ike_strongswan *ss = ss_;
-    struct ss_tunnel *t;
-    struct ss_name *n;
 
+    (void) reply;
     if (ss->destroying) {
         return;
     }
-    if (error) {
+    ss->rc_conns_ok = !error;
+    if (error && error != -ECONNRESET && error != -ECANCELED) {
         LOG_WARN("list-conns failed: %s", ovsec_strerror(error));
-        ss->reconciling = false;
-        names_clear__(&ss->seen_conns);
-        return;
     }
-    (void) reply;
-
-    /* Reload what charon lost. */
-    HMAP_FOR_EACH (t, node, &ss->tunnels) {
-        if (t->loaded && !seen__(ss, t->name)) {
-            LOG_WARN("%s: charon no longer has the connection, reloading",
-                     t->name);
-            load_tunnel__(ss, t);
-        }
-    }
-    /* Unload connections of ours that nobody wants any more (left by a
-     * tunnel deleted while we were not running). */
-    HMAP_FOR_EACH (n, node, &ss->seen_conns) {
-        if (n->ours && !ss_tunnel_find(ss, n->name) && !ss->cleaning) {
-            LOG_INFO("%s: unloading stale connection from charon", n->name);
-            unload_conn__(ss, n->name);
-            unload_shared__(ss, n->name);
-        }
-    }
-    names_clear__(&ss->seen_conns);
+    reconcile_step__(ss);
 }
 
 static void
-list_sa_item__(void *ss_, const struct vici_msg *item)
+get_shared_done__(void *ss_, int error, const struct vici_msg *reply)
 {
     struct ike_strongswan *ss = ss_;
 
-    for (size_t i = 0; i < item->root.n_children; i++) {
-        sa_upsert__(&ss->new_sas, item->root.children[i], true);
-    }
-}
-
-static void
-list_sas_done__(void *ss_, int error, const struct vici_msg *reply)
-{
-    struct ike_strongswan *ss = ss_;
-    struct ss_tunnel *t;
-
-    (void) reply;
     if (ss->destroying) {
         return;
     }
-    ss->reconciling = false;
-    if (error) {
-        LOG_WARN("list-sas failed: %s", ovsec_strerror(error));
-        sas_clear__(&ss->new_sas);
+    /* Without the list (an old charon), lost PSKs are only noticed with
+     * their connections. */
+    ss->rc_shared_ok = !error;
+    if (!error) {
+        parse_key_list__(reply, &ss->seen_shared);
+    }
+    reconcile_step__(ss);
+}
+
+static void
+get_keys_done__(void *ss_, int error, const struct vici_msg *reply)
+{
+    struct ike_strongswan *ss = ss_;
+    struct hmap keys;
+
+    if (ss->destroying) {
         return;
     }
-
-    /* The listing is authoritative: it replaces the event-built cache. */
-    sas_clear__(&ss->sas);
-    hmap_destroy(&ss->sas);
-    ss->sas = ss->new_sas;      /* Moves the bucket array. */
-    hmap_init(&ss->new_sas);
-
-    long long int now = time_msec();
-    HMAP_FOR_EACH (t, node, &ss->tunnels) {
-        if (t->loaded && t->initiator && now >= t->next_initiate
-            && !tunnel_is_up_or_coming__(ss, t)) {
-            LOG_INFO("%s: outbound SA is down, initiating", t->name);
-            initiate__(ss, t);
-        }
+    ss->rc_keys_ok = !error && ss->key_id;
+    if (ss->rc_keys_ok) {
+        hmap_init(&keys);
+        parse_key_list__(reply, &keys);
+        ss->rc_key_present = names_contain__(&keys, ss->key_id);
+        names_clear__(&keys);
+        hmap_destroy(&keys);
     }
+    reconcile_step__(ss);
 }
 
 static int
@@ -1323,23 +1917,40 @@ ss_reconcile(struct ike_backend *up)
     if (!ss->connected) {
         return -ENOTCONN;
     }
-    if (ss->reconciling) {
+    if (ss->reconciling || ss->cleaning) {
         return 0;
     }
+    names_clear__(&ss->seen_conns);
+    names_clear__(&ss->seen_shared);
+    ss->rc_conns_ok = ss->rc_shared_ok = ss->rc_keys_ok = false;
+    ss->rc_pending = 0;
+
+    /* Answered in order: the three checks, then the SA listing, whose
+     * initiate decisions see the reloads' outcome on the next round. */
     error = vici_client_request(ss->vici,
                                 vici_builder_create(VICI_CMD_REQUEST,
                                                     "list-conns"),
                                 "list-conn", list_conn_item__,
                                 list_conns_done__, ss);
-    if (!error) {
-        error = vici_client_request(ss->vici,
-                                    vici_builder_create(VICI_CMD_REQUEST,
-                                                        "list-sas"),
-                                    "list-sa", list_sa_item__,
-                                    list_sas_done__, ss);
+    if (error) {
+        return error;
     }
-    ss->reconciling = !error;
-    return error;
+    ss->rc_pending++;
+    if (!vici_client_request(ss->vici,
+                             vici_builder_create(VICI_CMD_REQUEST,
+                                                 "get-shared"),
+                             NULL, NULL, get_shared_done__, ss)) {
+        ss->rc_pending++;
+    }
+    if (ss->key_id
+        && !vici_client_request(ss->vici,
+                                vici_builder_create(VICI_CMD_REQUEST,
+                                                    "get-keys"),
+                                NULL, NULL, get_keys_done__, ss)) {
+        ss->rc_pending++;
+    }
+    ss->reconciling = !request_list_sas__(ss, list_sas_rc_done__);
+    return 0;
 }
 
 /* Show. */
@@ -1408,6 +2019,10 @@ ss_show_summary(const struct ike_backend *up, struct ds *out)
                   vici_client_n_pending(ss->vici), ss->n_loads,
                   ss->n_unloads, ss->n_initiates,
                   vici_client_n_sent(ss->vici));
+    if (ss->key_error || ss->global_error) {
+        ds_put_format(out, "private key: %s\n",
+                      ss->key_error ? ss->key_error : ss->global_error);
+    }
 }
 
 /* ipsec/status: list-conns then list-sas, rendered as text. */
@@ -1433,24 +2048,31 @@ status_conn_item__(void *req_, const struct vici_msg *item)
         const struct vici_node *l = vici_node_get(n, "local_addrs");
         const struct vici_node *r = vici_node_get(n, "remote_addrs");
         const struct vici_node *children = vici_node_get(n, "children");
+        const char *version = vici_node_get_str(n, "version");
+        const char *local = (l && l->type == VICI_NODE_LIST && l->n_children
+                             ? vici_node_str(l->children[0]) : NULL);
+        const char *remote = (r && r->type == VICI_NODE_LIST
+                              && r->n_children
+                              ? vici_node_str(r->children[0]) : NULL);
+
         ds_put_format(&req->text, "%s: %s, %s...%s\n", n->key,
-                      vici_node_get_str(n, "version")
-                      ? vici_node_get_str(n, "version") : "?",
-                      l && l->n_children ? vici_node_str(l->children[0])
-                      : "%any",
-                      r && r->n_children ? vici_node_str(r->children[0])
-                      : "%any");
-        for (size_t j = 0; children && j < children->n_children; j++) {
+                      version ? version : "?", local ? local : "%any",
+                      remote ? remote : "%any");
+        for (size_t j = 0; children && children->type == VICI_NODE_SECTION
+                           && j < children->n_children; j++) {
             const struct vici_node *c = children->children[j];
             const struct vici_node *lts = vici_node_get(c, "local-ts");
             const struct vici_node *rts = vici_node_get(c, "remote-ts");
             const char *mode = vici_node_get_str(c, "mode");
+            const char *lts0 = (lts && lts->type == VICI_NODE_LIST
+                                && lts->n_children
+                                ? vici_node_str(lts->children[0]) : NULL);
+            const char *rts0 = (rts && rts->type == VICI_NODE_LIST
+                                && rts->n_children
+                                ? vici_node_str(rts->children[0]) : NULL);
             ds_put_format(&req->text, "  %s: %s, %s === %s\n",
                           c->key ? c->key : "?", mode ? mode : "?",
-                          lts && lts->n_children
-                          ? vici_node_str(lts->children[0]) : "?",
-                          rts && rts->n_children
-                          ? vici_node_str(rts->children[0]) : "?");
+                          lts0 ? lts0 : "?", rts0 ? rts0 : "?");
         }
         req->n_conns++;
     }
@@ -1473,8 +2095,8 @@ status_sa_item__(void *req_, const struct vici_msg *item)
             }
             req->n_sas++;
         }
+        sas_clear__(&tmp);
     }
-    sas_clear__(&tmp);
     hmap_destroy(&tmp);
 }
 
@@ -1562,10 +2184,13 @@ ss_cleanup(struct ike_backend *up)
         return -ENOTCONN;
     }
     HMAP_FOR_EACH (t, node, &ss->tunnels) {
-        unload_conn__(ss, t->name);
-        if (t->psk_loaded) {
-            unload_shared__(ss, t->name);
-        }
+        withdraw__(ss, t->name, t->psk_loaded);
+        t->psk_loaded = false;
+    }
+    if (ss->key_id) {
+        unload_key__(ss, ss->key_id);
+        free(ss->key_id);
+        ss->key_id = NULL;
     }
     return 0;
 }

@@ -783,7 +783,7 @@ monitor_show_tunnels_json(struct monitor *m, struct ds *out)
             "active_connections", ds_cstr(&active));
         if (m->global && m->global->has_skb_mark) {
             json_object_set_new(obj, "skb_mark", json_sprintf(
-                "%"PRIu32"/%"PRIu32, m->global->skb_mark,
+                "0x%"PRIx32"/0x%"PRIx32, m->global->skb_mark,
                 m->global->skb_mask));
         } else {
             json_object_set_new(obj, "skb_mark", json_null());

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: Apache-2.0
+"""pytest fixtures for the real-kernel tests (run inside the user-mode
+Linux guest by tests/uml/run-uml.sh; see README.md).
+
+Fixtures:
+    lab             a fresh ukernel.KernelLab, torn down after the test;
+                    fails the test if a daemon died on its own or a
+                    sanitizer wrote a report.
+    left, right     KernelHosts 192.0.2.1 / fd00::1 and 192.0.2.2 / fd00::2.
+    ovsec_monitor_binary
+                    path of the ovsec-monitor to test ($OVSEC_MONITOR, else
+                    build-test/ or build/ of the checkout); the test is
+                    skipped if there is none, failed if
+                    $OVSEC_REQUIRE_MONITOR=1.
+    report          report(text): prints 'text' on the terminal even when
+                    pytest captures output (timings).
+
+Every test (setup and call) is bounded by $OVSEC_TEST_TIMEOUT seconds
+(default 120: the guest has one slow CPU).  On a kernel without the
+openvswitch and ESP modules every test here is skipped: run them through
+run-uml.sh.
+"""
+
+import os
+import signal
+import sys
+import warnings
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+
+import lab as labmod  # noqa: E402
+import ukernel  # noqa: E402
+
+_ACTIVE_LABS = []
+
+
+def _timeout_seconds():
+    try:
+        return max(1, int(os.environ.get("OVSEC_TEST_TIMEOUT", "120")))
+    except ValueError:
+        return 120
+
+
+class PhaseTimeout(Exception):
+    """Raised in the test by SIGALRM when it runs for too long."""
+
+
+def _on_alarm(signum, frame):
+    raise PhaseTimeout("test exceeded %d s (OVSEC_TEST_TIMEOUT)"
+                       % _timeout_seconds())
+
+
+def _with_deadline():
+    # Teardown is not bounded this way: every step of Lab.close() has its
+    # own timeout, and an exception in the middle would leak namespaces.
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(_timeout_seconds())
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = ukernel.missing_kernel_features()
+    if not missing:
+        return
+    skip = pytest.mark.skip(
+        reason="this kernel lacks %s: run the real-kernel tests with "
+               "tests/uml/run-uml.sh" % ", ".join(missing))
+    for item in items:
+        item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _with_deadline()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _with_deadline()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and call.when in ("setup", "call"):
+        for lab in _ACTIVE_LABS:
+            logs = lab.log_report()
+            if logs:
+                rep.sections.append(("lab %s daemon logs (%s)"
+                                     % (lab.id, call.when), logs))
+
+
+@pytest.fixture
+def lab():
+    try:
+        the_lab = ukernel.KernelLab()
+    except labmod.LabError as e:
+        pytest.fail(str(e), pytrace=False)
+    _ACTIVE_LABS.append(the_lab)
+    try:
+        yield the_lab
+    finally:
+        _ACTIVE_LABS.remove(the_lab)
+        problems = the_lab.close()
+        for note in the_lab.notes:
+            warnings.warn(labmod.LabWarning(note))
+        if problems:
+            pytest.fail("lab teardown found problems:\n  "
+                        + "\n  ".join(problems)
+                        + "\n\n" + the_lab.final_logs, pytrace=False)
+
+
+@pytest.fixture
+def left(lab):
+    return lab.add_host("left", 1)
+
+
+@pytest.fixture
+def right(lab):
+    return lab.add_host("right", 2)
+
+
+@pytest.fixture
+def ovsec_monitor_binary():
+    path, why = labmod.find_ovsec_monitor()
+    if path is None:
+        if os.environ.get("OVSEC_REQUIRE_MONITOR") == "1":
+            pytest.fail(why + " (OVSEC_REQUIRE_MONITOR=1)", pytrace=False)
+        pytest.skip(why)
+    return path
+
+
+@pytest.fixture
+def report(capsys):
+    def out(text):
+        with capsys.disabled():
+            print("\n" + text, flush=True)
+    return out

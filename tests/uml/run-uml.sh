@@ -1,0 +1,288 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Runs a command inside a user-mode Linux guest whose root file system is
+# this host's "/", and exits with the command's status.  See
+# tests/uml/README.md.
+#
+#   tests/uml/run-uml.sh [OPTIONS] [--] COMMAND [ARG...]
+#
+# The guest (Debian's linux.uml, its own kernel with ESP, Geneve and the
+# Open vSwitch datapath) runs tests/uml/guest-init.sh as PID 1, which
+# mounts private tmpfs over the host's run-time directories, loads modules,
+# runs COMMAND in the current directory and halts.  COMMAND's output
+# streams to our stdout as the guest prints it (stdout and stderr merged,
+# through the guest's console).
+#
+# Host and guest talk through a run directory on the shared file system,
+# $OVSEC_UML_STATE_DIR/run.XXXXXX (default state directory
+# /var/cache/ovsec-uml; it must not be under a directory the guest covers
+# with tmpfs): "cmd" and "params" in, "status", "dmesg" out, plus the whole
+# console output in "console.log".  It is removed after a successful run
+# and kept (with a note) after a failure or with --keep.
+#
+# Exit status: COMMAND's; 124 if COMMAND or the guest ran out of time;
+# 125 if the guest could not run COMMAND (setup failure, crash); 2 on bad
+# usage.  Nothing is left running: the guest always halts, and the host
+# kills UML's whole session when the deadline passes or this script is
+# interrupted.
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+GUEST_INIT=$SCRIPT_DIR/guest-init.sh
+UML=${OVSEC_UML_KERNEL:-/usr/bin/linux.uml}
+STATE_DIR=${OVSEC_UML_STATE_DIR:-/var/cache/ovsec-uml}
+
+# Directories guest-init.sh covers with tmpfs: the guest cannot see
+# anything of the host below them.  Keep in sync with TMPFS_DIRS there.
+COVERED="/run /var/run /tmp /dev/shm /var/log /var/tmp /var/lib/openvswitch
+         /etc/openvswitch /var/lib/ipsec"
+
+# Host environment variables passed to the guest (besides --env).
+PASS_ENV_RE='^(OVSEC_[A-Z0-9_]*|PYTEST_ADDOPTS)$'
+
+timeout=600
+mem=1G
+settle=10.5
+verbose=0
+keep=0
+extra_env=()
+
+usage() {
+    cat <<EOF
+usage: $0 [OPTIONS] [--] COMMAND [ARG...]
+Runs COMMAND, as root, in the current directory inside a user-mode Linux
+guest sharing this host's file system, and exits with COMMAND's status.
+
+  --timeout SECS     COMMAND's deadline inside the guest (default $timeout);
+                     the host kills the guest if it is still up SECS + 60 s
+                     after the settle time
+  --mem SIZE         guest RAM, as for linux.uml mem= (default $mem)
+  --settle SECS      wait until the guest's uptime reaches SECS before
+                     COMMAND starts (default $settle: ovs-vswitchd 3.1
+                     forwards nothing if started earlier; 0 for no wait)
+  --env NAME=VALUE   set NAME in COMMAND's environment (repeatable);
+                     OVSEC_* and PYTEST_ADDOPTS are passed on anyway
+  --keep             keep the run directory (console log, dmesg)
+  --verbose          show the guest kernel's messages
+  -h, --help         this help
+EOF
+}
+
+die() {
+    echo "run-uml: $*" >&2
+    exit 2
+}
+
+log() {
+    echo "run-uml: $*" >&2
+}
+
+is_number() {
+    [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --timeout)
+            [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]{0,5}$ ]] \
+                || die "--timeout needs a whole number of seconds"
+            timeout=$2; shift 2 ;;
+        --timeout=*)
+            timeout=${1#*=}
+            [[ $timeout =~ ^[1-9][0-9]{0,5}$ ]] \
+                || die "--timeout needs a whole number of seconds"
+            shift ;;
+        --mem)
+            [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*[KMG]?$ ]] \
+                || die "--mem needs a size such as 1G"
+            mem=$2; shift 2 ;;
+        --settle)
+            [ $# -ge 2 ] && is_number "$2" && [ "${2%%.*}" -le 60 ] \
+                || die "--settle needs a number of seconds (at most 60)"
+            settle=$2; shift 2 ;;
+        --env)
+            [ $# -ge 2 ] && [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] \
+                || die "--env needs NAME=VALUE"
+            extra_env+=("$2"); shift 2 ;;
+        --keep) keep=1; shift ;;
+        --verbose) verbose=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; break ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *) break ;;
+    esac
+done
+[ $# -gt 0 ] || { usage >&2; exit 2; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (the guest runs daemons as root on the host's files)"
+[ -x "$UML" ] || die "$UML not found: apt-get install -y user-mode-linux"
+[ -x "$GUEST_INIT" ] || die "$GUEST_INIT is not executable"
+[ -d /usr/lib/uml/modules ] || die "/usr/lib/uml/modules not found: apt-get install -y user-mode-linux"
+
+# The guest sees the host's files except below the tmpfs mounts: refuse
+# paths it could not see, instead of failing obscurely inside.
+under_covered() {
+    local path dir
+    path=$(realpath -m -- "$1")/
+    for dir in $COVERED; do
+        case $path in
+            "$dir"/*) echo "$dir"; return 0 ;;
+        esac
+    done
+    return 1
+}
+for what in "current directory:$PWD" "state directory:$STATE_DIR" \
+            "guest init:$GUEST_INIT"; do
+    if dir=$(under_covered "${what#*:}"); then
+        die "the ${what%%:*} ${what#*:} is under $dir, which the guest" \
+            "covers with tmpfs"
+    fi
+done
+
+# guest-init.sh bind-mounts the UML modules over /lib/modules, which must
+# exist (the guest's root is the host's).
+mkdir -p /lib/modules
+
+mkdir -p "$STATE_DIR"
+chmod 0700 "$STATE_DIR"
+RUN_DIR=$(mktemp -d "$STATE_DIR/run.XXXXXX")
+# The kernel passes NAME=VALUE to init only if VALUE has no spaces.
+[[ $RUN_DIR =~ ^[A-Za-z0-9_./-]+$ ]] \
+    || die "run directory $RUN_DIR has characters the kernel command line cannot carry"
+
+# The command: cd here, export the passed environment, exec.
+{
+    echo "# Written by run-uml.sh; run by guest-init.sh."
+    printf 'cd -- %q || exit 125\n' "$PWD"
+    while IFS='=' read -r -d '' name value; do
+        if [[ $name =~ $PASS_ENV_RE ]]; then
+            printf 'export %s=%q\n' "$name" "$value"
+        fi
+    done < /proc/self/environ
+    for kv in "${extra_env[@]}"; do
+        printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
+    done
+    printf 'exec'
+    printf ' %q' "$@"
+    printf '\n'
+} > "$RUN_DIR/cmd"
+cat > "$RUN_DIR/params" <<EOF
+OVSEC_UML_TIMEOUT=$timeout
+OVSEC_UML_SETTLE=$settle
+OVSEC_UML_VERBOSE=$verbose
+EOF
+
+# UML backs the guest's RAM with a file in $TMPDIR or /dev/shm; containers
+# often have a 64 MB /dev/shm, too small for the guest.
+mem_mb=$(numfmt --from=iec "$mem")
+mem_mb=$((mem_mb / 1048576))
+shm_mb=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+if [ -z "${TMPDIR:-}" ] && { [ -z "$shm_mb" ] || [ "$shm_mb" -lt $((mem_mb + 64)) ]; }; then
+    export TMPDIR=$RUN_DIR
+    log "/dev/shm has ${shm_mb:-no} MB free for a ${mem_mb} MB guest;" \
+        "backing guest RAM with a file in $TMPDIR"
+fi
+
+# Guest kernel's command line.  Unknown NAME=VALUE words reach init as
+# environment variables.  "quiet" keeps the kernel's boot messages off the
+# console (they are in RUN_DIR/dmesg).
+cmdline=(mem="$mem" rootfstype=hostfs rootflags=/ rw init="$GUEST_INIT"
+         con=null con0=null,fd:1 ssl=null
+         OVSEC_UML_DIR="$RUN_DIR")
+[ $verbose = 1 ] || cmdline+=(quiet)
+
+# The console goes through a FIFO to a filter that keeps everything in
+# console.log and shows the guest's lines from guest-init's first message
+# on (before that: UML's own chatter, unless --verbose).
+mkfifo "$RUN_DIR/console"
+uml_pid=
+filter_pid=
+deadline_hit=0
+
+cleanup() {
+    # Kill the UML session (the kernel and its helper processes), then
+    # wait for the filter, which ends at EOF on the FIFO.
+    if [ -n "$uml_pid" ]; then
+        kill -KILL -- "-$uml_pid" 2>/dev/null || true
+        wait "$uml_pid" 2>/dev/null || true
+        # Bounded: the session's processes die on SIGKILL.
+        for _ in $(seq 1 50); do
+            pgrep -s "$uml_pid" > /dev/null || break
+            kill -KILL -- "-$uml_pid" 2>/dev/null || true
+            sleep 0.1
+        done
+        uml_pid=
+    fi
+    if [ -n "$filter_pid" ]; then
+        wait "$filter_pid" 2>/dev/null || true
+        filter_pid=
+    fi
+}
+
+on_signal() {
+    log "interrupted; killing the guest"
+    cleanup
+    log "run directory kept: $RUN_DIR"
+    exit 130
+}
+trap on_signal INT TERM HUP
+
+awk -v verbose="$verbose" -v logfile="$RUN_DIR/console.log" '
+    { sub(/\r$/, ""); print > logfile; fflush(logfile) }
+    /^uml-init: / { started = 1 }
+    started || verbose { print; fflush() }
+' < "$RUN_DIR/console" &
+filter_pid=$!
+
+# Cores of a crashing UML would be the size of the guest's RAM.
+ulimit -c 0
+start=$(date +%s.%N)
+# setsid: UML and every process it forks get their own session, which
+# cleanup() kills as one.  Not a process group leader here (no job
+# control), so setsid execs UML directly and $! is UML's pid and session.
+setsid "$UML" "${cmdline[@]}" < /dev/null > "$RUN_DIR/console" 2>&1 &
+uml_pid=$!
+
+# Deadline: boot (a few seconds), settle, the command's own timeout and
+# its 10 s kill grace, halt; generous margin for a loaded CI machine.
+limit=$(awk -v t="$timeout" -v s="$settle" 'BEGIN { printf "%d", t + s + 60 }')
+deadline=$(( $(date +%s) + limit ))
+while kill -0 "$uml_pid" 2>/dev/null \
+        && ! grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$uml_pid/stat" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        log "the guest is still running after $limit s; killing it"
+        deadline_hit=1
+        break
+    fi
+    sleep 0.2
+done
+cleanup
+trap - INT TERM HUP
+elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+
+status=
+if [ -f "$RUN_DIR/status" ]; then
+    status=$(cat "$RUN_DIR/status")
+fi
+if ! [[ $status =~ ^[0-9]+$ ]]; then
+    if [ $deadline_hit = 1 ]; then
+        status=124
+    else
+        status=125
+        log "the guest ended without recording a status"
+    fi
+    if [ $verbose = 0 ] && ! grep -q '^uml-init: ' "$RUN_DIR/console.log"; then
+        log "guest console:"
+        sed 's/^/  | /' "$RUN_DIR/console.log" >&2
+    fi
+fi
+
+if [ "$status" = 0 ] && [ $keep = 0 ]; then
+    rm -rf "$RUN_DIR"
+    log "status 0 after $elapsed s"
+else
+    log "status $status after $elapsed s; run directory kept: $RUN_DIR"
+fi
+exit "$status"
