@@ -194,8 +194,8 @@ struct ike_strongswan {
 
 /* A name in a set. */
 struct ss_name {
-    struct hmap_node node;
-    char *name;
+    struct hmap_node node;          /* In its set, by 'name'. */
+    char *name;                     /* Connection or credential id. */
     bool ours;                      /* Looks like one of our connections. */
 };
 
@@ -1205,7 +1205,9 @@ sas_listed__(struct ike_strongswan *ss, int error)
 {
     struct ss_tunnel *t;
 
-    ss->n_list_sas--;
+    if (ss->n_list_sas) {
+        ss->n_list_sas--;
+    }
     if (error) {
         if (error != -ECONNRESET && error != -ECANCELED) {
             LOG_WARN("list-sas failed: %s", ovsec_strerror(error));
@@ -1806,7 +1808,9 @@ reconcile_decide__(struct ike_strongswan *ss)
     if (ss->cleaning) {
         goto out;
     }
-    if (ss->rc_keys_ok && !ss->rc_key_present && ss->key_pem) {
+    if (ss->key_pem && ss->key_error) {
+        load_key__(ss);         /* Try again: it may load now. */
+    } else if (ss->key_pem && ss->rc_keys_ok && !ss->rc_key_present) {
         LOG_WARN("charon no longer has our private key, reloading it");
         free(ss->key_id);
         ss->key_id = NULL;

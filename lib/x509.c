@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -358,10 +359,12 @@ x509_key_load(const char *path, EVP_PKEY **ret,
 
 /* Inspecting. */
 
-int
-x509_cert_get_cn(const X509 *cert, char **ret_cn, char **ret_why)
+/* Gets the last CN of 'subject', as x509_cert_get_cn(); 'what' names the
+ * subject in messages ("certificate subject"). */
+static int
+name_get_cn__(const X509_NAME *subject, const char *what, char **ret_cn,
+              char **ret_why)
 {
-    const X509_NAME *subject = X509_get_subject_name(cert);
     unsigned char *utf8 = NULL;
     int last = -1;
     int error = 0;
@@ -376,7 +379,7 @@ x509_cert_get_cn(const X509 *cert, char **ret_cn, char **ret_why)
         last = i;
     }
     if (last < 0) {
-        set_why__(ret_why, xstrdup("certificate subject has no CN"));
+        set_why__(ret_why, xasprintf("%s has no CN", what));
         return -ENOENT;
     }
 
@@ -385,20 +388,20 @@ x509_cert_get_cn(const X509 *cert, char **ret_cn, char **ret_why)
                               X509_NAME_ENTRY_get_data(entry));
     if (len < 0) {
         error = -EINVAL;
-        set_why__(ret_why, x509_why_openssl("certificate subject CN is not "
-                                            "valid text"));
+        set_why__(ret_why, x509_why_openssl("%s CN is not valid text",
+                                            what));
         goto out;
     }
     if (len == 0) {
         error = -EINVAL;
-        set_why__(ret_why, xstrdup("certificate subject CN is empty"));
+        set_why__(ret_why, xasprintf("%s CN is empty", what));
         goto out;
     }
     for (int i = 0; i < len; i++) {
         if (utf8[i] < 0x20 || utf8[i] == 0x7f) {
             error = -EINVAL;
-            set_why__(ret_why, xstrdup("certificate subject CN contains a "
-                                       "NUL or control character"));
+            set_why__(ret_why, xasprintf("%s CN contains a NUL or control "
+                                         "character", what));
             goto out;
         }
     }
@@ -408,6 +411,19 @@ out:
     OPENSSL_free(utf8);
     ERR_clear_error();
     return error;
+}
+
+int
+x509_cert_get_cn(const X509 *cert, char **ret_cn, char **ret_why)
+{
+    return name_get_cn__(X509_get_subject_name(cert), "certificate subject",
+                         ret_cn, ret_why);
+}
+
+int
+x509_name_get_cn(const X509_NAME *name, char **ret_cn, char **ret_why)
+{
+    return name_get_cn__(name, "subject", ret_cn, ret_why);
 }
 
 bool
@@ -523,7 +539,14 @@ x509_key_generate(enum x509_key_type type, int bits, EVP_PKEY **ret,
                                  (size_t) (bits > 0 ? bits : 2048));
         break;
     case X509_KEY_EC:
-        *ret = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        if (bits != 0 && bits != 256 && bits != 384) {
+            *ret = NULL;
+            set_why__(ret_why, xasprintf("%d-bit EC keys are not supported "
+                                         "(only 256 and 384)", bits));
+            return -EINVAL;
+        }
+        *ret = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
+                                 bits == 384 ? "P-384" : "P-256");
         break;
     case X509_KEY_ED25519:
         *ret = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -552,35 +575,43 @@ add_ext__(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
     return ok;
 }
 
-/* Adds a subjectAltName with the DNS names in 'dns'.  The names are put
- * in the structure directly, not through configuration text, so that a
- * comma in a name cannot turn into a second entry. */
-static bool
-add_san__(X509 *cert, const char *const *dns)
+/* Returns new GENERAL_NAMES holding the DNS names in 'dns', or NULL on
+ * failure.  The names are put in the structure directly, not through
+ * configuration text, so that a comma in a name cannot turn into a second
+ * entry. */
+static GENERAL_NAMES *
+dns_names__(const char *const *dns)
 {
     GENERAL_NAMES *names = GENERAL_NAMES_new();
-    bool ok = names != NULL;
 
-    for (size_t i = 0; ok && dns[i]; i++) {
+    for (size_t i = 0; names && dns[i]; i++) {
         GENERAL_NAME *gn = GENERAL_NAME_new();
         ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
 
         if (!gn || !ia5 || !ASN1_STRING_set(ia5, dns[i], -1)) {
             GENERAL_NAME_free(gn);
             ASN1_IA5STRING_free(ia5);
-            ok = false;
-            break;
+            GENERAL_NAMES_free(names);
+            return NULL;
         }
         GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
         if (!sk_GENERAL_NAME_push(names, gn)) {
             GENERAL_NAME_free(gn);
-            ok = false;
+            GENERAL_NAMES_free(names);
+            return NULL;
         }
     }
-    if (ok) {
-        ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0,
-                               X509V3_ADD_DEFAULT) == 1;
-    }
+    return names;
+}
+
+/* Adds a subjectAltName with the DNS names in 'dns'. */
+static bool
+add_san__(X509 *cert, const char *const *dns)
+{
+    GENERAL_NAMES *names = dns_names__(dns);
+    bool ok = (names
+               && X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0,
+                                    X509V3_ADD_DEFAULT) == 1);
     GENERAL_NAMES_free(names);
     return ok;
 }
@@ -788,4 +819,366 @@ int
 x509_key_write(const EVP_PKEY *key, const char *path, char **ret_why)
 {
     return write_pem__(path, 0600, key, write_key__, ret_why);
+}
+
+/* Names and keys, for display and checks. */
+
+char *
+x509_name_format(const X509_NAME *name)
+{
+    /* RFC 2253 string escaping (control and non-ASCII bytes as \XX, so
+     * nothing reaches a terminal raw), in the order of the name, with the
+     * ", " separators of "openssl x509 -text". */
+    const unsigned long flags = (ASN1_STRFLGS_RFC2253 | XN_FLAG_SEP_CPLUS_SPC
+                                 | XN_FLAG_FN_SN
+                                 | XN_FLAG_DUMP_UNKNOWN_FIELDS);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long size;
+    char *s;
+
+    if (!bio) {
+        out_of_memory();
+    }
+    X509_NAME_print_ex(bio, name, 0, flags);
+    size = BIO_get_mem_data(bio, &data);
+    s = xmemdup0(data, size > 0 ? size : 0);
+    BIO_free(bio);
+    ERR_clear_error();
+    return s;
+}
+
+char *
+x509_name_oneline(const X509_NAME *name)
+{
+    char *line = X509_NAME_oneline(name, NULL, 0);
+    char *s;
+
+    if (!line) {
+        out_of_memory();
+    }
+    s = xstrdup(line);
+    OPENSSL_free(line);
+    return s;
+}
+
+char *
+x509_key_describe(const EVP_PKEY *key)
+{
+    int bits = EVP_PKEY_get_bits(key);
+    char *s;
+
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        s = xasprintf("RSA %d bits", bits);
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        char group[64];
+        const char *curve;
+
+        if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group, sizeof group, NULL)) {
+            snprintf(group, sizeof group, "unknown curve");
+        }
+        curve = (!strcmp(group, "prime256v1") ? "P-256"
+                 : !strcmp(group, "secp384r1") ? "P-384"
+                 : !strcmp(group, "secp521r1") ? "P-521"
+                 : group);
+        s = xasprintf("EC %s (%d bits)", curve, bits);
+    } else if (EVP_PKEY_is_a(key, "ED25519")) {
+        s = xstrdup("Ed25519 (256 bits)");
+    } else if (EVP_PKEY_is_a(key, "ED448")) {
+        s = xstrdup("Ed448 (456 bits)");
+    } else {
+        const char *type = EVP_PKEY_get0_type_name(key);
+        s = xasprintf("%s %d bits", type ? type : "unknown key type", bits);
+    }
+    ERR_clear_error();
+    return s;
+}
+
+/* The digest to sign with 'key': none for EdDSA, which signs the message
+ * itself; one as strong as the curve for ECDSA; SHA-256 otherwise. */
+static const EVP_MD *
+md_for_key__(const EVP_PKEY *key)
+{
+    if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448")) {
+        return NULL;
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        int bits = EVP_PKEY_get_bits(key);
+        return (bits > 384 ? EVP_sha512()
+                : bits > 256 ? EVP_sha384()
+                : EVP_sha256());
+    } else {
+        return EVP_sha256();
+    }
+}
+
+/* Certificate requests (PKCS#10). */
+
+int
+x509_req_from_pem(const void *data, size_t size, const char *what,
+                  X509_REQ **ret, char **ret_why)
+{
+    int error = 0;
+    BIO *bio;
+
+    *ret = NULL;
+    clear_why__(ret_why);
+    ERR_clear_error();
+
+    if (size > INT_MAX) {
+        set_why__(ret_why, xasprintf("%s: too large", what));
+        return -EFBIG;
+    }
+    bio = BIO_new_mem_buf(data, size);
+    if (!bio) {
+        out_of_memory();
+    }
+    *ret = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    if (!*ret) {
+        error = -EINVAL;
+        set_why__(ret_why, x509_why_openssl("%s: no valid PEM certificate "
+                                            "request", what));
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    return error;
+}
+
+int
+x509_req_load(const char *path, X509_REQ **ret, char **ret_why)
+{
+    char *data;
+    size_t size;
+    int error;
+
+    *ret = NULL;
+    error = x509_read_file(path, &data, &size, ret_why);
+    if (error) {
+        return error;
+    }
+    error = x509_req_from_pem(data, size, path, ret, ret_why);
+    free(data);
+    return error;
+}
+
+int
+x509_req_check_signature(const X509_REQ *req_, const char *what,
+                         char **ret_why)
+{
+    /* OpenSSL 3.0 takes these non-const but does not modify them. */
+    X509_REQ *req = (X509_REQ *) req_;
+    EVP_PKEY *pub;
+    int error = 0;
+
+    clear_why__(ret_why);
+    ERR_clear_error();
+
+    pub = X509_REQ_get0_pubkey(req);
+    if (!pub) {
+        error = -EINVAL;
+        set_why__(ret_why, x509_why_openssl("%s: cannot decode the public "
+                                            "key", what));
+    } else if (X509_REQ_verify(req, pub) != 1) {
+        error = -EINVAL;
+        set_why__(ret_why, x509_why_openssl("%s: signature does not verify "
+                                            "with the request's own public "
+                                            "key", what));
+    }
+    ERR_clear_error();
+    return error;
+}
+
+int
+x509_req_create(const X509_NAME *subject, const char *const *dns,
+                EVP_PKEY *key, X509_REQ **ret, char **ret_why)
+{
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    GENERAL_NAMES *names = NULL;
+    X509_EXTENSION *ext = NULL;
+    X509_REQ *req;
+    int error = -EINVAL;
+
+    *ret = NULL;
+    clear_why__(ret_why);
+    ERR_clear_error();
+
+    req = X509_REQ_new();
+    if (!req) {
+        out_of_memory();
+    }
+    if (!X509_REQ_set_version(req, X509_REQ_VERSION_1)
+        || !X509_REQ_set_subject_name(req, subject)
+        || !X509_REQ_set_pubkey(req, key)) {
+        set_why__(ret_why, x509_why_openssl("cannot build certificate "
+                                            "request"));
+        goto out;
+    }
+    if (dns && dns[0]) {
+        names = dns_names__(dns);
+        exts = sk_X509_EXTENSION_new_null();
+        ext = names ? X509V3_EXT_i2d(NID_subject_alt_name, 0, names) : NULL;
+        if (!exts || !ext || !sk_X509_EXTENSION_push(exts, ext)) {
+            set_why__(ret_why, x509_why_openssl("cannot build certificate "
+                                                "request"));
+            goto out;
+        }
+        ext = NULL;             /* Now owned by 'exts'. */
+        if (!X509_REQ_add_extensions(req, exts)) {
+            set_why__(ret_why, x509_why_openssl("cannot build certificate "
+                                                "request"));
+            goto out;
+        }
+    }
+    if (!X509_REQ_sign(req, key, md_for_key__(key))) {
+        set_why__(ret_why, x509_why_openssl("cannot sign certificate "
+                                            "request"));
+        goto out;
+    }
+    *ret = req;
+    req = NULL;
+    error = 0;
+
+out:
+    X509_EXTENSION_free(ext);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAMES_free(names);
+    X509_REQ_free(req);
+    ERR_clear_error();
+    return error;
+}
+
+/* Issuing certificates for IKE. */
+
+int
+x509_cert_issue(const struct x509_issue_spec *spec, EVP_PKEY *pubkey,
+                const X509 *issuer, EVP_PKEY *issuer_key, X509 **ret,
+                char **ret_why)
+{
+    const char *key_usage;
+    X509V3_CTX ctx;
+    X509 *cert;
+    int error = -EINVAL;
+
+    *ret = NULL;
+    clear_why__(ret_why);
+    ERR_clear_error();
+
+    if (spec->days <= 0) {
+        set_why__(ret_why, xasprintf("validity of %d days is not positive",
+                                     spec->days));
+        return -EINVAL;
+    }
+
+    cert = X509_new();
+    if (!cert) {
+        out_of_memory();
+    }
+    if (!X509_set_version(cert, X509_VERSION_3)
+        || !set_random_serial__(cert)
+        || !X509_gmtime_adj(X509_getm_notBefore(cert), 0)
+        || !X509_time_adj_ex(X509_getm_notAfter(cert), spec->days, 0, NULL)
+        || !X509_set_subject_name(cert, spec->subject)
+        || !X509_set_issuer_name(cert, (issuer
+                                        ? X509_get_subject_name(issuer)
+                                        : spec->subject))
+        || !X509_set_pubkey(cert, pubkey)) {
+        set_why__(ret_why, x509_why_openssl("cannot build certificate"));
+        goto out;
+    }
+
+    if (spec->ca) {
+        key_usage = "critical,keyCertSign,cRLSign";
+    } else if (EVP_PKEY_is_a(pubkey, "RSA")) {
+        key_usage = "critical,digitalSignature,keyEncipherment";
+    } else {
+        key_usage = "critical,digitalSignature";
+    }
+
+    /* The context wants a non-const issuer but does not modify it.  The
+     * subject key identifier goes first: the authority key identifier of
+     * a self-signed certificate is computed from it. */
+    X509V3_set_ctx(&ctx, issuer ? (X509 *) issuer : cert, cert, NULL, NULL,
+                   0);
+    if (!add_ext__(cert, &ctx, NID_basic_constraints,
+                   spec->ca ? "critical,CA:TRUE,pathlen:0"
+                   : "critical,CA:FALSE")
+        || !add_ext__(cert, &ctx, NID_key_usage, key_usage)
+        || (!spec->ca
+            && !add_ext__(cert, &ctx, NID_ext_key_usage,
+                          "serverAuth,clientAuth,ipsecIKE"))
+        || !add_ext__(cert, &ctx, NID_subject_key_identifier, "hash")
+        || !add_ext__(cert, &ctx, NID_authority_key_identifier,
+                      "keyid:always")
+        || (spec->dns && spec->dns[0] && !add_san__(cert, spec->dns))) {
+        set_why__(ret_why, x509_why_openssl("cannot add certificate "
+                                            "extensions"));
+        goto out;
+    }
+
+    if (!X509_sign(cert, issuer_key, md_for_key__(issuer_key))) {
+        set_why__(ret_why, x509_why_openssl("cannot sign certificate"));
+        goto out;
+    }
+    *ret = cert;
+    cert = NULL;
+    error = 0;
+
+out:
+    X509_free(cert);
+    ERR_clear_error();
+    return error;
+}
+
+/* PEM encoding in memory. */
+
+/* Returns what 'write' writes into a memory BIO as a new string, storing
+ * its length in '*ret_size'.  With 'secret', the BIO keeps its buffer in
+ * memory that OpenSSL zeroes when it frees or grows it. */
+static char *
+to_pem__(const void *object, int (*write)(BIO *, const void *), bool secret,
+         size_t *ret_size)
+{
+    BIO *bio = BIO_new(secret ? BIO_s_secmem() : BIO_s_mem());
+    char *data;
+    long size;
+    char *s;
+
+    if (!bio) {
+        out_of_memory();
+    }
+    if (write(bio, object) != 1) {
+        /* Encoding a well-formed object in memory fails only for lack of
+         * memory. */
+        out_of_memory();
+    }
+    size = BIO_get_mem_data(bio, &data);
+    s = xmemdup0(data, size > 0 ? size : 0);
+    *ret_size = size > 0 ? size : 0;
+    BIO_free(bio);
+    ERR_clear_error();
+    return s;
+}
+
+static int
+write_req__(BIO *bio, const void *req)
+{
+    return PEM_write_bio_X509_REQ(bio, req);
+}
+
+char *
+x509_cert_to_pem(const X509 *cert, size_t *ret_size)
+{
+    return to_pem__(cert, write_cert__, false, ret_size);
+}
+
+char *
+x509_req_to_pem(const X509_REQ *req, size_t *ret_size)
+{
+    return to_pem__(req, write_req__, false, ret_size);
+}
+
+char *
+x509_key_to_pem(const EVP_PKEY *key, size_t *ret_size)
+{
+    return to_pem__(key, write_key__, true, ret_size);
 }

@@ -26,6 +26,10 @@
 #include <openssl/types.h>
 #include "util.h"
 
+/* As in <openssl/x509.h>, which OpenSSL 3.0's <openssl/types.h> lacks
+ * (C11 allows repeating a typedef). */
+typedef struct X509_req_st X509_REQ;
+
 /* Bytes in a SHA-256 digest. */
 #define X509_DIGEST_SIZE 32
 
@@ -132,14 +136,15 @@ char *x509_why_openssl(const char *format, ...) PRINTF_FORMAT(1, 2);
 
 enum x509_key_type {
     X509_KEY_RSA,               /* RSA, 'bits' long (2048 if 0). */
-    X509_KEY_EC,                /* ECDSA on NIST P-256. */
-    X509_KEY_ED25519,           /* Ed25519. */
+    X509_KEY_EC,                /* ECDSA on NIST P-256 ('bits' 0 or 256) or
+                                 * P-384 ('bits' 384). */
+    X509_KEY_ED25519,           /* Ed25519 ('bits' ignored). */
     X509_KEY_N
 };
 
-/* Generates a new private key of 'type' ('bits' is used for RSA only).
- * On success returns 0 and stores the key in '*ret' (free with
- * EVP_PKEY_free()). */
+/* Generates a new private key of 'type' ('bits' as in enum x509_key_type;
+ * -EINVAL for an EC size other than 0, 256 or 384).  On success returns 0
+ * and stores the key in '*ret' (free with EVP_PKEY_free()). */
 int x509_key_generate(enum x509_key_type type, int bits, EVP_PKEY **ret,
                       char **ret_why);
 
@@ -172,5 +177,99 @@ int x509_cert_write(const X509 *cert, const char *path, char **ret_why);
 /* Writes 'key' unencrypted to 'path' in PKCS#8 PEM form, mode 0600,
  * through a temporary file renamed over 'path'.  Returns 0 or -errno. */
 int x509_key_write(const EVP_PKEY *key, const char *path, char **ret_why);
+
+/* Names and keys, for display and checks. */
+
+/* Like x509_cert_get_cn(), for the name 'name'. */
+int x509_name_get_cn(const X509_NAME *name, char **ret_cn, char **ret_why);
+
+/* Returns 'name' in the one-line form that "openssl x509 -text" shows,
+ * e.g. "C=US, O=Open vSwitch, CN=host1", as a new string; the caller frees
+ * it.  Control and non-ASCII bytes are escaped, so the result is safe to
+ * print on a terminal. */
+char *x509_name_format(const X509_NAME *name);
+
+/* Returns 'name' in the slash-separated form of OpenSSL's CA database
+ * (index.txt), e.g. "/C=US/O=Open vSwitch/CN=host1", as a new string; the
+ * caller frees it. */
+char *x509_name_oneline(const X509_NAME *name);
+
+/* Returns a new string describing the algorithm and size of 'key', e.g.
+ * "RSA 3072 bits", "EC P-256 (256 bits)", "Ed25519 (256 bits)" or, for
+ * other algorithms, their name and size.  The caller frees it.  Never
+ * prints key material. */
+char *x509_key_describe(const EVP_PKEY *key);
+
+/* Certificate requests (PKCS#10). */
+
+/* Parses the first certificate request in the 'size' bytes of PEM text at
+ * 'data' (text before it, such as "openssl req -text" output, is skipped).
+ * 'what' names the source in messages.  On success returns 0 and stores a
+ * new request in '*ret' (free with X509_REQ_free()).  Returns -EINVAL if
+ * no request could be parsed.  The request's signature is not checked: see
+ * x509_req_check_signature(). */
+int x509_req_from_pem(const void *data, size_t size, const char *what,
+                      X509_REQ **ret, char **ret_why);
+
+/* Reads file 'path' and parses its request, as x509_read_file() and
+ * x509_req_from_pem(). */
+int x509_req_load(const char *path, X509_REQ **ret, char **ret_why);
+
+/* Checks that 'req' is signed by the private key of the public key it
+ * carries, i.e. that whoever made it holds that key.  Returns 0, or
+ * -EINVAL with "WHAT: ..." in '*ret_why'. */
+int x509_req_check_signature(const X509_REQ *req, const char *what,
+                             char **ret_why);
+
+/* Creates a request for 'subject' and the public half of 'key', signed
+ * with 'key' (digest as x509_cert_issue()), asking for a subjectAltName
+ * with the DNS names in 'dns' (terminated by NULL; NULL or empty for none).
+ * On success returns 0 and stores the request in '*ret' (free with
+ * X509_REQ_free()). */
+int x509_req_create(const X509_NAME *subject, const char *const *dns,
+                    EVP_PKEY *key, X509_REQ **ret, char **ret_why);
+
+/* Issuing certificates for IKE. */
+
+/* What to put in a certificate made by x509_cert_issue(). */
+struct x509_issue_spec {
+    const X509_NAME *subject;   /* Subject name (copied). */
+    const char *const *dns;     /* subjectAltName DNS entries, terminated by
+                                 * NULL; NULL or empty for none. */
+    int days;                   /* Validity from now, in days (> 0). */
+    bool ca;                    /* A CA, else an end entity. */
+};
+
+/* Creates a version 3 certificate for 'spec' and the public key 'pubkey',
+ * with a random 127-bit serial number, signed by 'issuer_key' on behalf of
+ * 'issuer' or, if 'issuer' is NULL, self-signed with 'issuer_key' (which
+ * must then be the private half of 'pubkey').
+ *
+ * The extensions are those that strongSwan, Libreswan (NSS) and OpenSSL
+ * accept for IKE: a CA gets basicConstraints "critical, CA:TRUE,
+ * pathlen:0" and keyUsage "critical, keyCertSign, cRLSign"; an end entity
+ * gets basicConstraints "critical, CA:FALSE", keyUsage "critical,
+ * digitalSignature" (plus keyEncipherment for RSA, which NSS wants of
+ * RSA keys for TLS server use), and extendedKeyUsage serverAuth,
+ * clientAuth and ipsecIKE.  Both get subject and authority key
+ * identifiers.  The signature digest is SHA-384 for a P-384 issuer key,
+ * SHA-512 for P-521, none for EdDSA, else SHA-256.
+ *
+ * On success returns 0 and stores the certificate in '*ret' (free with
+ * X509_free()). */
+int x509_cert_issue(const struct x509_issue_spec *spec, EVP_PKEY *pubkey,
+                    const X509 *issuer, EVP_PKEY *issuer_key, X509 **ret,
+                    char **ret_why);
+
+/* PEM encoding in memory. */
+
+/* Each returns the PEM encoding of its object as a new NUL-terminated
+ * string and stores its length (without the NUL) in '*ret_size'; the
+ * caller frees it.  x509_key_to_pem() writes the key unencrypted in PKCS#8
+ * form: the caller zeroes the result with memzero_explicit() before
+ * freeing it. */
+char *x509_cert_to_pem(const X509 *cert, size_t *ret_size);
+char *x509_req_to_pem(const X509_REQ *req, size_t *ret_size);
+char *x509_key_to_pem(const EVP_PKEY *key, size_t *ret_size);
 
 #endif /* x509.h */

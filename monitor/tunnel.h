@@ -102,7 +102,10 @@ char *tunnel_conf_create(const char *name, const char *type,
                          struct tunnel_conf **ret);
 void tunnel_conf_destroy(struct tunnel_conf *);     /* NULL ok. */
 /* True if both are NULL or equal in every field (PSK compared in constant
- * time, certificate contents by digest). */
+ * time, the remote_cert file's contents by digest).  The contents of the
+ * global certificate, key and CA files are not part of a tunnel_conf: a
+ * change there is a global_conf change (global_conf_certs_equal()), which
+ * the IKE backend handles in set_global(). */
 bool tunnel_conf_equal(const struct tunnel_conf *, const struct tunnel_conf *);
 
 /* Appends upstream's per-tunnel "tunnels/show" fields for 't' to 'out'

@@ -17,7 +17,11 @@
 # holds:
 #   params   shell assignments from run-uml.sh: OVSEC_UML_TIMEOUT (seconds
 #            the command may run), OVSEC_UML_SETTLE (uptime to reach before
-#            the command starts; 0 for none), OVSEC_UML_VERBOSE (0 or 1).
+#            the command starts; 0 for none), OVSEC_UML_VERBOSE (0 or 1:
+#            leave kernel messages on the console), OVSEC_UML_TTY (1 if
+#            the command's output may go straight to the console, a
+#            terminal; 0 to pipe it, as when run-uml.sh's output is not a
+#            terminal).
 #   cmd      the bash script to run (cd to the caller's directory,
 #            exports, exec of the command).
 # and receives:
@@ -113,6 +117,7 @@ log "booted in $(cut -d' ' -f1 /proc/uptime) s"
 OVSEC_UML_TIMEOUT=600
 OVSEC_UML_SETTLE=10.5
 OVSEC_UML_VERBOSE=0
+OVSEC_UML_TTY=0
 # shellcheck source=/dev/null
 . "$OVSEC_UML_DIR/params" || fail "cannot read $OVSEC_UML_DIR/params"
 
@@ -154,9 +159,27 @@ fi
 
 log "running the command at uptime $(cut -d' ' -f1 /proc/uptime) s" \
     "(timeout ${OVSEC_UML_TIMEOUT} s)"
-timeout --kill-after=10 "$OVSEC_UML_TIMEOUT" \
-    /bin/bash "$OVSEC_UML_DIR/cmd" < /dev/null
-status=$?
+if [ "$OVSEC_UML_TTY" = 1 ]; then
+    timeout --kill-after=10 "$OVSEC_UML_TIMEOUT" \
+        /bin/bash "$OVSEC_UML_DIR/cmd" < /dev/null
+    status=$?
+else
+    # Not a pipeline: processes the command leaves behind may hold the
+    # pipe open, and a pipeline would wait for them.  cat gets 2 s to
+    # drain the FIFO once the command is done.
+    mkfifo /run/uml-init.out || fail "cannot create /run/uml-init.out"
+    cat /run/uml-init.out &
+    cat_pid=$!
+    timeout --kill-after=10 "$OVSEC_UML_TIMEOUT" \
+        /bin/bash "$OVSEC_UML_DIR/cmd" < /dev/null > /run/uml-init.out 2>&1
+    status=$?
+    for _ in $(seq 1 20); do
+        kill -0 "$cat_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$cat_pid" 2>/dev/null
+    wait "$cat_pid" 2>/dev/null
+fi
 case $status in
     124) log "the command timed out after $OVSEC_UML_TIMEOUT s" ;;
     137) log "the command was killed after $OVSEC_UML_TIMEOUT s + 10 s" ;;

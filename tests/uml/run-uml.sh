@@ -168,10 +168,15 @@ RUN_DIR=$(mktemp -d "$STATE_DIR/run.XXXXXX")
     printf ' %q' "$@"
     printf '\n'
 } > "$RUN_DIR/cmd"
+# The guest's console is a terminal; the command's output is one only if
+# ours is, so that programs format it as they would here.
+tty=0
+[ -t 1 ] && tty=1
 cat > "$RUN_DIR/params" <<EOF
 OVSEC_UML_TIMEOUT=$timeout
 OVSEC_UML_SETTLE=$settle
 OVSEC_UML_VERBOSE=$verbose
+OVSEC_UML_TTY=$tty
 EOF
 
 # UML backs the guest's RAM with a file in $TMPDIR or /dev/shm; containers
@@ -188,8 +193,10 @@ fi
 # Guest kernel's command line.  Unknown NAME=VALUE words reach init as
 # environment variables.  "quiet" keeps the kernel's boot messages off the
 # console (they are in RUN_DIR/dmesg).
+# uml_dir: UML's own state (pid file, mconsole socket) goes to the run
+# directory instead of ~/.uml, where a killed guest would leave it.
 cmdline=(mem="$mem" rootfstype=hostfs rootflags=/ rw init="$GUEST_INIT"
-         con=null con0=null,fd:1 ssl=null
+         con=null con0=null,fd:1 ssl=null uml_dir="$RUN_DIR" umid=guest
          OVSEC_UML_DIR="$RUN_DIR")
 [ $verbose = 1 ] || cmdline+=(quiet)
 
@@ -197,23 +204,65 @@ cmdline=(mem="$mem" rootfstype=hostfs rootflags=/ rw init="$GUEST_INIT"
 # console.log and shows the guest's lines from guest-init's first message
 # on (before that: UML's own chatter, unless --verbose).
 mkfifo "$RUN_DIR/console"
-uml_pid=
+keeper_pid=
 filter_pid=
 deadline_hit=0
 
+# UML puts itself in a session of its own (it calls setsid()), with helper
+# processes that outlive its main process if that is killed alone.  A
+# keeper runs it: the keeper has its own session too (so a kill of our
+# process group does not reach it), gets SIGTERM from the kernel when this
+# script dies however it dies (setpriv --pdeathsig), and on SIGTERM kills
+# UML's whole session.  Arguments: UML's pid file, then UML's command.
+# shellcheck disable=SC2016
+KEEPER='
+pidfile=$1
+shift
+uml=
+stop() {
+    if [ -n "$uml" ]; then
+        kill -KILL -- "-$uml" "$uml" 2>/dev/null
+    fi
+    exit 137
+}
+trap stop TERM INT HUP
+"$@" &
+uml=$!
+echo "$uml" > "$pidfile"
+wait "$uml"
+rc=$?
+kill -KILL -- "-$uml" 2>/dev/null
+exit "$rc"
+'
+
+# Kills whatever is left of the keeper's and UML's sessions (bounded),
+# then waits for the filter, which ends at EOF on the FIFO.
 cleanup() {
-    # Kill the UML session (the kernel and its helper processes), then
-    # wait for the filter, which ends at EOF on the FIFO.
-    if [ -n "$uml_pid" ]; then
-        kill -KILL -- "-$uml_pid" 2>/dev/null || true
-        wait "$uml_pid" 2>/dev/null || true
-        # Bounded: the session's processes die on SIGKILL.
+    local sessions sid left=0
+
+    if [ -n "$keeper_pid" ]; then
+        kill -TERM "$keeper_pid" 2>/dev/null || true
+        wait "$keeper_pid" 2>/dev/null || true
+        sessions=$keeper_pid
+        if [ -s "$RUN_DIR/uml.pid" ]; then
+            sessions="$sessions $(cat "$RUN_DIR/uml.pid")"
+        fi
         for _ in $(seq 1 50); do
-            pgrep -s "$uml_pid" > /dev/null || break
-            kill -KILL -- "-$uml_pid" 2>/dev/null || true
+            left=0
+            for sid in $sessions; do
+                if pgrep -s "$sid" > /dev/null; then
+                    left=1
+                    pkill -KILL -s "$sid" 2>/dev/null || true
+                fi
+            done
+            [ $left = 1 ] || break
             sleep 0.1
         done
-        uml_pid=
+        if [ $left = 1 ]; then
+            log "processes of the guest survive SIGKILL:" \
+                "$(pgrep -a -s "${sessions// /,}")"
+        fi
+        keeper_pid=
     fi
     if [ -n "$filter_pid" ]; then
         wait "$filter_pid" 2>/dev/null || true
@@ -239,18 +288,19 @@ filter_pid=$!
 # Cores of a crashing UML would be the size of the guest's RAM.
 ulimit -c 0
 start=$(date +%s.%N)
-# setsid: UML and every process it forks get their own session, which
-# cleanup() kills as one.  Not a process group leader here (no job
-# control), so setsid execs UML directly and $! is UML's pid and session.
-setsid "$UML" "${cmdline[@]}" < /dev/null > "$RUN_DIR/console" 2>&1 &
-uml_pid=$!
+# Not a process group leader here (no job control), so setsid does not
+# fork: $! is the keeper's pid and session.
+setsid setpriv --pdeathsig TERM -- /bin/bash -c "$KEEPER" uml-keeper \
+    "$RUN_DIR/uml.pid" "$UML" "${cmdline[@]}" \
+    < /dev/null > "$RUN_DIR/console" 2>&1 &
+keeper_pid=$!
 
 # Deadline: boot (a few seconds), settle, the command's own timeout and
 # its 10 s kill grace, halt; generous margin for a loaded CI machine.
 limit=$(awk -v t="$timeout" -v s="$settle" 'BEGIN { printf "%d", t + s + 60 }')
 deadline=$(( $(date +%s) + limit ))
-while kill -0 "$uml_pid" 2>/dev/null \
-        && ! grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$uml_pid/stat" 2>/dev/null; do
+while kill -0 "$keeper_pid" 2>/dev/null \
+        && ! grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$keeper_pid/stat" 2>/dev/null; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
         log "the guest is still running after $limit s; killing it"
         deadline_hit=1

@@ -1,0 +1,2186 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Unit tests for the strongSwan backend (ike/ike-strongswan.c), driven
+ * through its class functions against a fake charon: a VICI server in
+ * this process on a Unix socket in a mkdtemp() directory.  The fake
+ * decodes every packet the backend sends, answers event registrations
+ * itself, and hands each command to the test, which checks it and
+ * answers it.  Commands are checked in full through a compact rendering
+ * ("load-conn {gnv0 {version=2 local_addrs=[192.0.2.1] ...}}") in which
+ * the contents of the test's PEM files appear as "@FILE".  Timeouts and
+ * backoff are tested with time_warp(), never by sleeping.
+ */
+#include "config.h"
+/* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
+#define OPENSSL_API_COMPAT 30000
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ds.h"
+#include "global-conf.h"
+#include "ike.h"
+#include "log.h"
+#include "loop.h"
+#include "secret.h"
+#include "smap.h"
+#include "timeval.h"
+#include "tunnel.h"
+#include "util.h"
+#include "vici.h"
+#include "x509.h"
+
+#define TIMEOUT_MS 2000
+#define MAX_DONES 64
+#define PSK "swordfish-0123"
+
+/* Certificates and keys, made once for all tests. */
+static char *tmpdir;
+static struct global_conf *g_self;      /* local.pem + local.key. */
+static struct global_conf *g_ca;        /* leaf.pem + leaf.key + ca.pem. */
+
+/* Contents of the PEM files, which render() prints as "@NAME". */
+static const char *const pem_files[] = {
+    "local.pem", "local.key", "remote.pem", "leaf.pem", "leaf.key",
+    "ca.pem",
+};
+static char *pem_contents[ARRAY_SIZE(pem_files)];
+
+/* What the tunnel_done hook saw. */
+struct done {
+    char *name;
+    uint64_t version;
+    int error;
+    char *why;
+};
+
+static struct done dones[MAX_DONES];
+static size_t n_dones;
+
+/* What the status callback saw. */
+static int status_calls;
+static int status_error;
+static char *status_text;
+
+/* The fake charon and the backend under test. */
+struct fx {
+    char dir[64];               /* Temporary directory. */
+    char *path;                 /* Socket file. */
+    char *vici;                 /* "unix:" + path. */
+    int lfd;                    /* Listening socket, or -1. */
+    int fd;                     /* Accepted connection, or -1. */
+    int n_accepts;              /* Connections accepted. */
+    uint8_t *rx;                /* Received bytes not yet decoded. */
+    size_t rx_len, rx_cap;
+    struct vici_msg **inq;      /* Decoded packets not yet handled. */
+    size_t n_inq, cap_inq;
+    char *events[16];           /* Event registrations, in order. */
+    size_t n_events;
+    struct vici_msg *cur;       /* Last command handed to the test. */
+    struct ike_backend *ike;    /* Backend under test. */
+    struct ike_options opts;
+};
+
+/* Line of the last expect(), for failure messages. */
+static int expect_line;
+
+/* Helpers: files. */
+
+static char *
+path_of(const char *name)
+{
+    return xasprintf("%s/%s", tmpdir, name);
+}
+
+/* Returns a new copy of 's' with each "@" replaced by the test directory
+ * and a slash. */
+static char *
+expand(const char *s)
+{
+    struct ds out = DS_EMPTY_INITIALIZER;
+
+    for (; *s; s++) {
+        if (*s == '@') {
+            ds_put_format(&out, "%s/", tmpdir);
+        } else {
+            ds_put_char(&out, *s);
+        }
+    }
+    return ds_steal_cstr(&out);
+}
+
+static EVP_PKEY *
+make_key(const char *name)
+{
+    EVP_PKEY *key = NULL;
+    char *path = path_of(name);
+
+    assert_int_equal(x509_key_generate(X509_KEY_EC, 0, &key, NULL), 0);
+    assert_int_equal(x509_key_write(key, path, NULL), 0);
+    free(path);
+    return key;
+}
+
+static X509 *
+make_cert(const char *name, const char *cn, bool ca, EVP_PKEY *key,
+          const X509 *issuer, EVP_PKEY *issuer_key)
+{
+    struct x509_cert_spec spec = {
+        .cn = cn, .org = "ovs", .dns = NULL, .days = 30, .ca = ca,
+    };
+    char *path = path_of(name);
+    X509 *cert = NULL;
+
+    assert_int_equal(x509_cert_create(&spec, key, issuer, issuer_key, &cert,
+                                      NULL), 0);
+    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
+    free(path);
+    return cert;
+}
+
+/* Builds a global_conf from other_config pairs ("@" expanded), ending
+ * with NULL. */
+static struct global_conf *
+make_global(const char *key, ...)
+{
+    struct global_conf *gc;
+    struct smap oc;
+    va_list args;
+
+    smap_init(&oc);
+    va_start(args, key);
+    for (; key; key = va_arg(args, const char *)) {
+        char *value = expand(va_arg(args, const char *));
+        smap_replace(&oc, key, value);
+        free(value);
+    }
+    va_end(args);
+    gc = global_conf_create(&oc);
+    smap_destroy(&oc);
+    return gc;
+}
+
+static int
+group_setup(void **state)
+{
+    char template[] = "/tmp/test-ike-strongswan.XXXXXX";
+
+    (void) state;
+    if (!mkdtemp(template)) {
+        return -1;
+    }
+    tmpdir = xstrdup(template);
+
+    EVP_PKEY *local = make_key("local.key");
+    EVP_PKEY *remote = make_key("remote.key");
+    EVP_PKEY *ca_key = make_key("ca.key");
+    EVP_PKEY *leaf_key = make_key("leaf.key");
+    X509_free(make_cert("local.pem", "local", false, local, NULL, NULL));
+    X509_free(make_cert("remote.pem", "remote", false, remote, NULL, NULL));
+    X509 *ca = make_cert("ca.pem", "ovs-ca", true, ca_key, NULL, NULL);
+    X509_free(make_cert("leaf.pem", "leaf", false, leaf_key, ca, ca_key));
+    X509_free(ca);
+    EVP_PKEY_free(local);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(leaf_key);
+
+    for (size_t i = 0; i < ARRAY_SIZE(pem_files); i++) {
+        char *path = path_of(pem_files[i]);
+        size_t size;
+        if (x509_read_file(path, &pem_contents[i], &size, NULL)) {
+            return -1;
+        }
+        free(path);
+    }
+
+    g_self = make_global("certificate", "@local.pem",
+                         "private_key", "@local.key", NULL);
+    g_ca = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
+                       "ca_cert", "@ca.pem", NULL);
+    if (g_self->cert_error || g_ca->cert_error) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    DIR *dir = opendir(tmpdir);
+    struct dirent *de;
+
+    (void) state;
+    if (dir) {
+        while ((de = readdir(dir))) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                char *path = path_of(de->d_name);
+                unlink(path);
+                free(path);
+            }
+        }
+        closedir(dir);
+    }
+    rmdir(tmpdir);
+    free(tmpdir);
+    for (size_t i = 0; i < ARRAY_SIZE(pem_files); i++) {
+        free(pem_contents[i]);
+    }
+    global_conf_destroy(g_self);
+    global_conf_destroy(g_ca);
+    return 0;
+}
+
+/* Helpers: tunnels. */
+
+/* Builds a tunnel 'name' of 'type' at 'version' from option pairs ("@"
+ * expanded) ending with NULL; the configuration must be valid. */
+static struct tunnel *
+make_tunnel(const char *name, const char *type, uint64_t version,
+            const struct global_conf *g, ...)
+{
+    struct tunnel *t = xzalloc(sizeof *t);
+    const char *key;
+    va_list args;
+    char *error;
+
+    t->name = xstrdup(name);
+    t->type = xstrdup(type);
+    t->version = version;
+    t->state = TUNNEL_S_PENDING;
+    t->ofport = -1;
+    t->cfm_fault = -1;
+    smap_init(&t->options);
+    va_start(args, g);
+    while ((key = va_arg(args, const char *))) {
+        char *value = expand(va_arg(args, const char *));
+        smap_replace(&t->options, key, value);
+        free(value);
+    }
+    va_end(args);
+    error = tunnel_conf_create(name, type, &t->options, g, &t->conf);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    return t;
+}
+
+static void
+free_tunnel(struct tunnel *t)
+{
+    if (t) {
+        tunnel_conf_destroy(t->conf);
+        smap_destroy(&t->options);
+        free(t->name);
+        free(t->type);
+        free(t);
+    }
+}
+
+/* Applies a tunnel built as make_tunnel() does and frees it: the backend
+ * must keep no pointer to it. */
+static void
+apply(struct fx *f, const char *name, const char *type, uint64_t version,
+      const struct global_conf *g, ...)
+{
+    struct tunnel *t = xzalloc(sizeof *t);
+    const char *key;
+    va_list args;
+    char *error;
+
+    t->name = xstrdup(name);
+    t->type = xstrdup(type);
+    t->version = version;
+    t->ofport = -1;
+    smap_init(&t->options);
+    va_start(args, g);
+    while ((key = va_arg(args, const char *))) {
+        char *value = expand(va_arg(args, const char *));
+        smap_replace(&t->options, key, value);
+        free(value);
+    }
+    va_end(args);
+    error = tunnel_conf_create(name, type, &t->options, g, &t->conf);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    error = f->ike->class->check_tunnel(f->ike, t);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
+    free_tunnel(t);
+}
+
+/* Helpers: hooks. */
+
+static void
+tunnel_done_cb(void *aux, const char *name, uint64_t version, int error,
+               const char *why)
+{
+    assert_ptr_equal(aux, &dones);
+    assert_true(n_dones < MAX_DONES);
+    dones[n_dones].name = xstrdup(name);
+    dones[n_dones].version = version;
+    dones[n_dones].error = error;
+    dones[n_dones].why = nullable_xstrdup(why);
+    n_dones++;
+}
+
+static void
+status_cb(void *aux, int error, const char *text)
+{
+    assert_ptr_equal(aux, &status_calls);
+    status_calls++;
+    status_error = error;
+    free(status_text);
+    status_text = nullable_xstrdup(text);
+}
+
+static void
+dones_clear(void)
+{
+    for (size_t i = 0; i < n_dones; i++) {
+        free(dones[i].name);
+        free(dones[i].why);
+    }
+    n_dones = 0;
+}
+
+/* Asserts that the tunnel_done calls since the last check are exactly
+ * the 'n' given as (name, version, error, why) quadruples, and forgets
+ * them. */
+static void
+check_dones(size_t n, ...)
+{
+    va_list args;
+
+    va_start(args, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = va_arg(args, const char *);
+        uint64_t version = va_arg(args, int);
+        int error = va_arg(args, int);
+        const char *why = va_arg(args, const char *);
+
+        if (i >= n_dones) {
+            fail_msg("expected tunnel_done(%s, %"PRIu64", %d, %s), got "
+                     "none", name, version, error, why ? why : "NULL");
+        }
+        assert_string_equal(dones[i].name, name);
+        assert_int_equal(dones[i].version, version);
+        assert_int_equal(dones[i].error, error);
+        if (why) {
+            assert_non_null(dones[i].why);
+            assert_string_equal(dones[i].why, why);
+        } else {
+            assert_null(dones[i].why);
+        }
+    }
+    va_end(args);
+    if (n_dones != n) {
+        fail_msg("%zu tunnel_done calls, expected %zu (extra: %s %d %s)",
+                 n_dones, n, dones[n].name, dones[n].error,
+                 dones[n].why ? dones[n].why : "NULL");
+    }
+    dones_clear();
+}
+
+/* Helpers: rendering VICI messages. */
+
+static void
+render_value__(struct ds *s, const struct vici_node *n)
+{
+    const char *v = vici_node_str(n);
+
+    for (size_t i = 0; v && i < ARRAY_SIZE(pem_files); i++) {
+        if (!strcmp(v, pem_contents[i])) {
+            ds_put_format(s, "@%s", pem_files[i]);
+            return;
+        }
+    }
+    if (!v) {
+        ds_put_format(s, "<%zu binary bytes>", n->size);
+    } else {
+        ds_put_cstr(s, v);
+    }
+}
+
+static void
+render_section__(struct ds *s, const struct vici_node *sec)
+{
+    for (size_t i = 0; i < sec->n_children; i++) {
+        const struct vici_node *n = sec->children[i];
+
+        if (i) {
+            ds_put_char(s, ' ');
+        }
+        switch (n->type) {
+        case VICI_NODE_VALUE:
+            ds_put_format(s, "%s=", n->key);
+            render_value__(s, n);
+            break;
+        case VICI_NODE_LIST:
+            ds_put_format(s, "%s=[", n->key);
+            for (size_t j = 0; j < n->n_children; j++) {
+                if (j) {
+                    ds_put_char(s, ' ');
+                }
+                render_value__(s, n->children[j]);
+            }
+            ds_put_char(s, ']');
+            break;
+        case VICI_NODE_SECTION:
+            ds_put_format(s, "%s {", n->key);
+            render_section__(s, n);
+            ds_put_char(s, '}');
+            break;
+        }
+    }
+}
+
+/* Returns "NAME {MEMBERS}" for 'msg' as a new string. */
+static char *
+render(const struct vici_msg *msg)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "%s {", msg->name ? msg->name : "");
+    render_section__(&s, &msg->root);
+    ds_put_char(&s, '}');
+    return ds_steal_cstr(&s);
+}
+
+/* Helpers: the fake charon. */
+
+static void
+fx_listen(struct fx *f)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+    assert_true(strlen(f->path) < sizeof sun.sun_path);
+    strcpy(sun.sun_path, f->path);
+    f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(f->lfd >= 0);
+    assert_int_equal(bind(f->lfd, (struct sockaddr *) &sun, sizeof sun), 0);
+    assert_int_equal(listen(f->lfd, 4), 0);
+}
+
+static void
+fx_inq_clear(struct fx *f)
+{
+    for (size_t i = 0; i < f->n_inq; i++) {
+        vici_msg_destroy(f->inq[i]);
+    }
+    f->n_inq = 0;
+}
+
+static void
+fx_events_clear(struct fx *f)
+{
+    for (size_t i = 0; i < f->n_events; i++) {
+        free(f->events[i]);
+    }
+    f->n_events = 0;
+}
+
+/* Closes the connection, as charon does when it stops. */
+static void
+fx_close_conn(struct fx *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    f->rx_len = 0;
+    fx_inq_clear(f);
+    fx_events_clear(f);
+}
+
+/* Accepts a connection and reads and decodes what the client sent. */
+static void
+fx_io(struct fx *f)
+{
+    if (f->fd < 0 && f->lfd >= 0) {
+        int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            f->fd = fd;
+            f->n_accepts++;
+        }
+    }
+    while (f->fd >= 0) {
+        if (f->rx_cap - f->rx_len < 65536) {
+            f->rx_cap = f->rx_cap * 2 + 65536;
+            f->rx = xrealloc(f->rx, f->rx_cap);
+        }
+        ssize_t n = recv(f->fd, f->rx + f->rx_len, f->rx_cap - f->rx_len, 0);
+        if (n > 0) {
+            f->rx_len += n;
+        } else if (n == 0) {
+            /* The client closed it (after a timeout, say). */
+            fx_close_conn(f);
+        } else {
+            assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+    }
+    while (f->rx_len >= 4) {
+        uint32_t len = ((uint32_t) f->rx[0] << 24) | (f->rx[1] << 16)
+                       | (f->rx[2] << 8) | f->rx[3];
+        struct vici_msg *msg;
+        const char *why = NULL;
+
+        if (f->rx_len - 4 < len) {
+            break;
+        }
+        if (vici_msg_decode(f->rx + 4, len, &msg, &why)) {
+            fail_msg("client sent an undecodable packet: %s", why);
+        }
+        if (f->n_inq == f->cap_inq) {
+            f->cap_inq = f->cap_inq * 2 + 8;
+            f->inq = xrealloc(f->inq, f->cap_inq * sizeof *f->inq);
+        }
+        f->inq[f->n_inq++] = msg;
+        memmove(f->rx, f->rx + 4 + len, f->rx_len - 4 - len);
+        f->rx_len -= 4 + len;
+    }
+}
+
+static void
+fx_send_packet(struct fx *f, const uint8_t *data, size_t size)
+{
+    size_t ofs = 0;
+
+    assert_true(f->fd >= 0);
+    for (int i = 0; ofs < size; i++) {
+        ssize_t n = send(f->fd, data + ofs, size - ofs, MSG_NOSIGNAL);
+        if (n > 0) {
+            ofs += n;
+        } else {
+            assert_true(errno == EAGAIN && i < 1000);
+            f->ike->class->run(f->ike);
+        }
+    }
+}
+
+static void
+fx_send(struct fx *f, struct vici_builder *b)
+{
+    uint8_t *data;
+    size_t size;
+
+    assert_int_equal(vici_builder_finish(b, &data, &size), 0);
+    fx_send_packet(f, data, size);
+    vici_packet_free(data, size);
+}
+
+/* Answers the event registrations at the head of the input, as charon
+ * does, in order. */
+static void
+fx_serve(struct fx *f)
+{
+    while (f->n_inq && (f->inq[0]->op == VICI_EVENT_REGISTER
+                        || f->inq[0]->op == VICI_EVENT_UNREGISTER)) {
+        struct vici_msg *msg = f->inq[0];
+
+        if (msg->op == VICI_EVENT_REGISTER) {
+            assert_true(f->n_events < ARRAY_SIZE(f->events));
+            f->events[f->n_events++] = xstrdup(msg->name);
+        } else {
+            for (size_t i = 0; i < f->n_events; i++) {
+                if (!strcmp(f->events[i], msg->name)) {
+                    free(f->events[i]);
+                    f->events[i] = f->events[--f->n_events];
+                    break;
+                }
+            }
+        }
+        fx_send(f, vici_builder_create(VICI_EVENT_CONFIRM, NULL));
+        vici_msg_destroy(msg);
+        memmove(f->inq, f->inq + 1, --f->n_inq * sizeof *f->inq);
+    }
+}
+
+/* One iteration of the main loop: the backend, then the fake charon. */
+static void
+pump(struct fx *f)
+{
+    f->ike->class->run(f->ike);
+    fx_io(f);
+    fx_serve(f);
+    f->ike->class->wait(f->ike);
+    if (f->lfd >= 0 && f->fd < 0) {
+        loop_fd_wait(f->lfd, POLLIN);
+    }
+    if (f->fd >= 0) {
+        loop_fd_wait(f->fd, POLLIN);
+    }
+    loop_timer_wait(5);
+    loop_block();
+}
+
+static void
+pump_n(struct fx *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pump(f);
+    }
+}
+
+/* Returns the next command the backend sends (owned by 'f', valid until
+ * the next call); the test answers it with reply_*(). */
+static const struct vici_msg *
+next_request(struct fx *f)
+{
+    vici_msg_destroy(f->cur);
+    f->cur = NULL;
+    for (int i = 0; i < 200; i++) {
+        fx_io(f);
+        fx_serve(f);
+        if (f->n_inq) {
+            f->cur = f->inq[0];
+            memmove(f->inq, f->inq + 1, --f->n_inq * sizeof *f->inq);
+            assert_int_equal(f->cur->op, VICI_CMD_REQUEST);
+            return f->cur;
+        }
+        pump(f);
+    }
+    fail_msg("the backend sent no request (line %d)", expect_line);
+    return NULL;
+}
+
+/* Asserts that the next command renders as 'expected'. */
+static void
+expect_at(struct fx *f, const char *expected, int line)
+{
+    char *s;
+
+    expect_line = line;
+    s = render(next_request(f));
+    if (strcmp(s, expected)) {
+        fail_msg("line %d: expected\n  %s\ngot\n  %s", line, expected, s);
+    }
+    free(s);
+}
+#define expect(F, EXPECTED) expect_at(F, EXPECTED, __LINE__)
+
+/* Asserts that the backend sends nothing more for a while. */
+static void
+expect_quiet(struct fx *f)
+{
+    pump_n(f, 5);
+    fx_io(f);
+    fx_serve(f);
+    if (f->n_inq) {
+        char *s = render(f->inq[0]);
+        fail_msg("unexpected request: %s", s);
+    }
+}
+
+/* Answers the current command with pairs of key and value (NULL
+ * terminated); a key starting with '[' makes a one-item list. */
+static void
+reply(struct fx *f, ...)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_RESPONSE, NULL);
+    const char *key;
+    va_list args;
+
+    va_start(args, f);
+    while ((key = va_arg(args, const char *))) {
+        const char *value = va_arg(args, const char *);
+        if (key[0] == '[') {
+            vici_begin_list(b, key + 1);
+            if (value) {
+                vici_list_item(b, value);
+            }
+            vici_end_list(b);
+        } else {
+            vici_add_kv(b, key, value);
+        }
+    }
+    va_end(args);
+    fx_send(f, b);
+}
+
+static void
+reply_ok(struct fx *f)
+{
+    reply(f, "success", "yes", NULL);
+}
+
+static void
+reply_fail(struct fx *f, const char *errmsg)
+{
+    reply(f, "success", "no", "errmsg", errmsg, NULL);
+}
+
+/* Answers a command charon does not know. */
+static void
+reply_unknown(struct fx *f)
+{
+    fx_send(f, vici_builder_create(VICI_CMD_UNKNOWN, NULL));
+}
+
+/* Sends event 'name', which the client must have registered for, built
+ * by 'b' (a VICI_EVENT builder for 'name'). */
+static void
+send_event(struct fx *f, const char *name, struct vici_builder *b)
+{
+    bool registered = false;
+
+    for (size_t i = 0; i < f->n_events; i++) {
+        registered |= !strcmp(f->events[i], name);
+    }
+    if (!registered) {
+        vici_builder_destroy(b);
+        fail_msg("client is not registered for \"%s\"", name);
+    }
+    fx_send(f, b);
+}
+
+/* Adds to 'b' an IKE SA section for 'conn' with 'uniqueid' and 'state'. */
+static void
+add_ike_sa(struct vici_builder *b, const char *conn, const char *uniqueid,
+           const char *state)
+{
+    vici_begin_section(b, conn);
+    vici_add_kv(b, "uniqueid", uniqueid);
+    vici_add_kv(b, "version", "2");
+    vici_add_kv(b, "state", state);
+    vici_add_kv(b, "local-host", "192.0.2.1");
+    vici_add_kv(b, "local-port", "4500");
+    vici_add_kv(b, "local-id", "192.0.2.1");
+    vici_add_kv(b, "remote-host", "192.0.2.2");
+    vici_add_kv(b, "remote-port", "4500");
+    vici_add_kv(b, "remote-id", "192.0.2.2");
+}
+
+/* Adds a CHILD SA section, as charon names them ("NAME-UNIQUEID"). */
+static void
+add_child_sa(struct vici_builder *b, const char *name, const char *uniqueid,
+             const char *state)
+{
+    char *key = xasprintf("%s-%s", name, uniqueid);
+
+    vici_begin_section(b, key);
+    vici_add_kv(b, "name", name);
+    vici_add_kv(b, "uniqueid", uniqueid);
+    vici_add_kv(b, "reqid", "7");
+    vici_add_kv(b, "state", state);
+    vici_add_kv(b, "mode", "TRANSPORT");
+    vici_add_kv(b, "protocol", "ESP");
+    vici_add_kv(b, "spi-in", "c1a2b3c4");
+    vici_add_kv(b, "spi-out", "d1e2f3a4");
+    vici_add_kv(b, "encr-alg", "AES_GCM_16");
+    vici_add_kv(b, "encr-keysize", "256");
+    vici_end_section(b);
+    free(key);
+}
+
+/* Answers a list-sas with one item per IKE SA: 'n' triples of (conn,
+ * uniqueid, state) followed, for each, by child triples (name, uniqueid,
+ * state) until a NULL name. */
+static void
+reply_list_sas(struct fx *f, ...)
+{
+    const char *conn;
+    va_list args;
+
+    va_start(args, f);
+    while ((conn = va_arg(args, const char *))) {
+        const char *uniqueid = va_arg(args, const char *);
+        const char *state = va_arg(args, const char *);
+        const char *child;
+        struct vici_builder *b = vici_builder_create(VICI_EVENT, "list-sa");
+
+        add_ike_sa(b, conn, uniqueid, state);
+        vici_begin_section(b, "child-sas");
+        while ((child = va_arg(args, const char *))) {
+            const char *cid = va_arg(args, const char *);
+            const char *cstate = va_arg(args, const char *);
+            add_child_sa(b, child, cid, cstate);
+        }
+        vici_end_section(b);
+        vici_end_section(b);
+        send_event(f, "list-sa", b);
+    }
+    va_end(args);
+    reply(f, NULL);
+}
+
+/* Sends a list-conn item for connection 'conn' with children 'c1' and,
+ * if nonnull, 'c2', in 'mode'. */
+static void
+send_list_conn(struct fx *f, const char *conn, const char *c1,
+               const char *c2, const char *mode)
+{
+    struct vici_builder *b = vici_builder_create(VICI_EVENT, "list-conn");
+
+    vici_begin_section(b, conn);
+    vici_begin_list(b, "local_addrs");
+    vici_list_item(b, "192.0.2.1");
+    vici_end_list(b);
+    vici_begin_list(b, "remote_addrs");
+    vici_list_item(b, "192.0.2.2");
+    vici_end_list(b);
+    vici_add_kv(b, "version", "IKEv2");
+    vici_begin_section(b, "children");
+    for (int i = 0; i < 2; i++) {
+        const char *c = i ? c2 : c1;
+        if (!c) {
+            continue;
+        }
+        vici_begin_section(b, c);
+        vici_add_kv(b, "mode", mode);
+        vici_begin_list(b, "local-ts");
+        vici_list_item(b, "dynamic[udp/6081]");
+        vici_end_list(b);
+        vici_begin_list(b, "remote-ts");
+        vici_list_item(b, "dynamic[udp]");
+        vici_end_list(b);
+        vici_end_section(b);
+    }
+    vici_end_section(b);
+    vici_end_section(b);
+    send_event(f, "list-conn", b);
+}
+
+/* Fixture. */
+
+static void
+fx_create_backend(struct fx *f, bool use_default_crypto)
+{
+    struct ike_hooks hooks = { .tunnel_done = tunnel_done_cb, .aux = &dones };
+
+    f->opts.vici = f->vici;
+    f->opts.command_timeout_ms = TIMEOUT_MS;
+    f->opts.reconcile_ms = 15000;
+    f->opts.use_default_crypto = use_default_crypto;
+    f->opts.restart_ike_daemon = true;
+    f->opts.root_prefix = "";
+    assert_int_equal(ike_strongswan_class.create(&f->opts, &hooks, &f->ike),
+                     0);
+    assert_non_null(f->ike);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = xzalloc(sizeof *f);
+
+    strcpy(f->dir, "/tmp/test-ss-vici.XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    f->path = xasprintf("%s/charon.vici", f->dir);
+    f->vici = xasprintf("unix:%s", f->path);
+    f->fd = -1;
+    fx_listen(f);
+    fx_create_backend(f, false);
+    dones_clear();
+    status_calls = 0;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+
+    if (f->ike) {
+        f->ike->class->destroy(f->ike);
+    }
+    vici_msg_destroy(f->cur);
+    fx_close_conn(f);
+    if (f->lfd >= 0) {
+        close(f->lfd);
+    }
+    free(f->inq);
+    free(f->rx);
+    unlink(f->path);
+    char *log = xasprintf("%s/log", f->dir);
+    unlink(log);
+    free(log);
+    rmdir(f->dir);
+    free(f->path);
+    free(f->vici);
+    free(f);
+    dones_clear();
+    free(status_text);
+    status_text = NULL;
+    return 0;
+}
+
+/* The client connects, registers the backend's events and asks for
+ * charon's version. */
+static void
+handshake(struct fx *f)
+{
+    static const char *const events[] = {
+        "ike-updown", "child-updown", "ike-rekey", "child-rekey",
+    };
+
+    expect(f, "version {}");
+    assert_int_equal(f->n_events, ARRAY_SIZE(events));
+    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
+        assert_string_equal(f->events[i], events[i]);
+    }
+    reply(f, "daemon", "charon", "version", "5.9.8", NULL);
+}
+
+/* Expected messages. */
+
+#define LOAD_CONN_GNV0                                                   \
+    "load-conn {gnv0 {version=2 local_addrs=[192.0.2.1] "                \
+    "remote_addrs=[192.0.2.2] proposals=[aes256gcm16-sha256-modp2048] "  \
+    "keyingtries=0 local {auth=psk id=192.0.2.1} "                       \
+    "remote {auth=psk id=192.0.2.2} children {"                          \
+    "gnv0-in {mode=transport local_ts=[dynamic[udp/6081]] "              \
+    "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "     \
+    "start_action=trap} "                                                \
+    "gnv0-out {mode=transport local_ts=[dynamic[udp]] "                  \
+    "remote_ts=[dynamic[udp/6081]] esp_proposals=[aes256gcm16-modp2048] " \
+    "start_action=trap}}}}"
+#define LOAD_SHARED_GNV0                                                 \
+    "load-shared {id=ovs-psk-gnv0 type=IKE data=" PSK                     \
+    " owners=[192.0.2.2 192.0.2.1]}"
+#define INITIATE_GNV0 \
+    "initiate {child=gnv0-out ike=gnv0 timeout=-1 init-limits=no}"
+
+/* Applies the PSK geneve tunnel gnv0 at 'version' and brings it to
+ * "configured" with its outbound child initiated. */
+static void
+configure_gnv0(struct fx *f, uint64_t version)
+{
+    apply(f, "gnv0", "geneve", version, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", (int) version, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, INITIATE_GNV0);
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+/* Tests: messages. */
+
+struct psk_case {
+    const char *name;
+    const char *type;
+    const char *remote_ip;
+    const char *local_ip;       /* NULL for none. */
+    const char *load_shared;
+    const char *load_conn;
+    const char *initiate;       /* NULL if this end does not initiate. */
+};
+
+static const struct psk_case psk_cases[] = {
+    {
+        "gnv0", "geneve", "192.0.2.2", "192.0.2.1",
+        LOAD_SHARED_GNV0, LOAD_CONN_GNV0, INITIATE_GNV0,
+    },
+    {
+        "vx6", "vxlan", "2001:db8::2", NULL,
+        "load-shared {id=ovs-psk-vx6 type=IKE data=" PSK
+        " owners=[2001:db8::2]}",
+        "load-conn {vx6 {version=2 local_addrs=[%any] "
+        "remote_addrs=[2001:db8::2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk} remote {auth=psk id=2001:db8::2} children {"
+        "vx6-in {mode=transport local_ts=[dynamic[udp/4789]] "
+        "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap} "
+        "vx6-out {mode=transport local_ts=[dynamic[udp]] "
+        "remote_ts=[dynamic[udp/4789]] "
+        "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}",
+        "initiate {child=vx6-out ike=vx6 timeout=-1 init-limits=no}",
+    },
+    {
+        "gnv6", "geneve", "2001:db8::2", "2001:db8::1",
+        "load-shared {id=ovs-psk-gnv6 type=IKE data=" PSK
+        " owners=[2001:db8::2 2001:db8::1]}",
+        "load-conn {gnv6 {version=2 local_addrs=[2001:db8::1] "
+        "remote_addrs=[2001:db8::2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk id=2001:db8::1} "
+        "remote {auth=psk id=2001:db8::2} children {"
+        "gnv6-in {mode=transport local_ts=[dynamic[udp/6081]] "
+        "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap} "
+        "gnv6-out {mode=transport local_ts=[dynamic[udp]] "
+        "remote_ts=[dynamic[udp/6081]] "
+        "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}",
+        "initiate {child=gnv6-out ike=gnv6 timeout=-1 init-limits=no}",
+    },
+    {
+        "vx4", "vxlan", "198.51.100.7", NULL,
+        "load-shared {id=ovs-psk-vx4 type=IKE data=" PSK
+        " owners=[198.51.100.7]}",
+        "load-conn {vx4 {version=2 local_addrs=[%any] "
+        "remote_addrs=[198.51.100.7] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk} remote {auth=psk id=198.51.100.7} children {"
+        "vx4-in {mode=transport local_ts=[dynamic[udp/4789]] "
+        "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap} "
+        "vx4-out {mode=transport local_ts=[dynamic[udp]] "
+        "remote_ts=[dynamic[udp/4789]] "
+        "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}",
+        "initiate {child=vx4-out ike=vx4 timeout=-1 init-limits=no}",
+    },
+    {
+        /* GRE: the end with the lower address initiates. */
+        "gre0", "gre", "192.0.2.2", "192.0.2.1",
+        "load-shared {id=ovs-psk-gre0 type=IKE data=" PSK
+        " owners=[192.0.2.2 192.0.2.1]}",
+        "load-conn {gre0 {version=2 local_addrs=[192.0.2.1] "
+        "remote_addrs=[192.0.2.2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk id=192.0.2.1} remote {auth=psk id=192.0.2.2} "
+        "children {gre0 {mode=transport local_ts=[dynamic[gre]] "
+        "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap}}}}",
+        "initiate {child=gre0 ike=gre0 timeout=-1 init-limits=no}",
+    },
+    {
+        "gre1", "gre", "192.0.2.2", "192.0.2.3",
+        "load-shared {id=ovs-psk-gre1 type=IKE data=" PSK
+        " owners=[192.0.2.2 192.0.2.3]}",
+        "load-conn {gre1 {version=2 local_addrs=[192.0.2.3] "
+        "remote_addrs=[192.0.2.2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk id=192.0.2.3} remote {auth=psk id=192.0.2.2} "
+        "children {gre1 {mode=transport local_ts=[dynamic[gre]] "
+        "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap}}}}",
+        NULL,
+    },
+    {
+        "gre6", "gre", "2001:db8::2", "2001:db8::1",
+        "load-shared {id=ovs-psk-gre6 type=IKE data=" PSK
+        " owners=[2001:db8::2 2001:db8::1]}",
+        "load-conn {gre6 {version=2 local_addrs=[2001:db8::1] "
+        "remote_addrs=[2001:db8::2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk id=2001:db8::1} "
+        "remote {auth=psk id=2001:db8::2} "
+        "children {gre6 {mode=transport local_ts=[dynamic[gre]] "
+        "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap}}}}",
+        "initiate {child=gre6 ike=gre6 timeout=-1 init-limits=no}",
+    },
+    {
+        /* Without local_ip, neither GRE end can tell: traffic triggers
+         * the trap policy. */
+        "gre7", "gre", "2001:db8::2", NULL,
+        "load-shared {id=ovs-psk-gre7 type=IKE data=" PSK
+        " owners=[2001:db8::2]}",
+        "load-conn {gre7 {version=2 local_addrs=[%any] "
+        "remote_addrs=[2001:db8::2] "
+        "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+        "local {auth=psk} remote {auth=psk id=2001:db8::2} "
+        "children {gre7 {mode=transport local_ts=[dynamic[gre]] "
+        "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+        "start_action=trap}}}}",
+        NULL,
+    },
+};
+
+static void
+test_psk_messages(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    for (size_t i = 0; i < ARRAY_SIZE(psk_cases); i++) {
+        const struct psk_case *c = &psk_cases[i];
+
+        if (c->local_ip) {
+            apply(f, c->name, c->type, i + 1, NULL, "remote_ip",
+                  c->remote_ip, "local_ip", c->local_ip, "psk", PSK, NULL);
+        } else {
+            apply(f, c->name, c->type, i + 1, NULL, "remote_ip",
+                  c->remote_ip, "psk", PSK, NULL);
+        }
+        expect(f, c->load_shared);
+        /* The PSK is sent as is, in the "data" value. */
+        const struct vici_node *data = vici_node_get(&f->cur->root, "data");
+        assert_non_null(data);
+        assert_int_equal(data->size, strlen(PSK));
+        assert_memory_equal(data->value, PSK, strlen(PSK));
+        reply_ok(f);
+        expect(f, c->load_conn);
+        reply_ok(f);
+        if (c->initiate) {
+            /* Only once a listing shows the child down. */
+            expect(f, "list-sas {}");
+            check_dones(1, c->name, (int) i + 1, 0, NULL);
+            reply_list_sas(f, NULL);
+            expect(f, c->initiate);
+            reply_ok(f);
+        }
+        expect_quiet(f);
+        check_dones(c->initiate ? 0 : 1, c->name, (int) i + 1, 0, NULL);
+    }
+}
+
+static void
+test_default_crypto(void **state)
+{
+    struct fx *f = *state;
+
+    f->ike->class->destroy(f->ike);
+    fx_create_backend(f, true);
+    handshake(f);
+    apply(f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.2", "psk", PSK,
+          NULL);
+    expect(f, "load-shared {id=ovs-psk-gre0 type=IKE data=" PSK
+           " owners=[192.0.2.2]}");
+    reply_ok(f);
+    expect(f, "load-conn {gre0 {version=2 local_addrs=[%any] "
+           "remote_addrs=[192.0.2.2] keyingtries=0 local {auth=psk} "
+           "remote {auth=psk id=192.0.2.2} children {gre0 {mode=transport "
+           "local_ts=[dynamic[gre]] remote_ts=[dynamic[gre]] "
+           "start_action=trap}}}}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "gre0", 1, 0, NULL);
+}
+
+static void
+test_ipsec_options(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK,
+          "ipsec_ike", "aes128-sha256-modp2048",
+          "ipsec_esp", "aes128gcm16-modp2048,aes256gcm16",
+          "ipsec_forceencaps", "yes", "ipsec_dpddelay", "10s",
+          "ipsec_keyingtries", "3", NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, "load-conn {gnv0 {version=2 local_addrs=[192.0.2.1] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes128-sha256-modp2048 default] encap=yes "
+           "keyingtries=3 dpd_delay=10s "
+           "local {auth=psk id=192.0.2.1} remote {auth=psk id=192.0.2.2} "
+           "children {gnv0-in {mode=transport "
+           "local_ts=[dynamic[udp/6081]] remote_ts=[dynamic[udp]] "
+           "start_action=trap "
+           "esp_proposals=[aes128gcm16-modp2048 aes256gcm16 default]} "
+           "gnv0-out {mode=transport local_ts=[dynamic[udp]] "
+           "remote_ts=[dynamic[udp/6081]] start_action=trap "
+           "esp_proposals=[aes128gcm16-modp2048 aes256gcm16 default]}}}}");
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 1, 0, NULL);
+
+    /* An option the backend cannot carry is refused by check_tunnel(). */
+    struct tunnel *t = make_tunnel("gnv1", "geneve", 1, NULL, "remote_ip",
+                                   "192.0.2.2", "psk", PSK, "ipsec_auto",
+                                   "start", NULL);
+    char *error = f->ike->class->check_tunnel(f->ike, t);
+    assert_non_null(error);
+    assert_non_null(strstr(error, "gnv1: options:ipsec_auto"));
+    free(error);
+    free_tunnel(t);
+}
+
+static void
+test_cert_self_signed(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.2",
+          "remote_cert", "@remote.pem", NULL);
+    expect(f, "load-conn {vx0 {version=2 local_addrs=[%any] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=local certs=[@local.pem]} "
+           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "vx0-in {mode=transport local_ts=[dynamic[udp/4789]] "
+           "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap} "
+           "vx0-out {mode=transport local_ts=[dynamic[udp]] "
+           "remote_ts=[dynamic[udp/4789]] "
+           "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}");
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "vx0", 1, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, "initiate {child=vx0-out ike=vx0 timeout=-1 init-limits=no}");
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* The same credentials again: nothing to reload. */
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect_quiet(f);
+}
+
+static void
+test_cert_ca(void **state)
+{
+    struct fx *f = *state;
+
+    /* Credentials given before charon is there are loaded on connect. */
+    assert_int_equal(f->ike->class->set_global(f->ike, g_ca), 0);
+    apply(f, "gre0", "gre", 4, g_ca, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.9", "remote_name", "peer", NULL);
+    handshake(f);
+    expect(f, "load-key {type=any data=@leaf.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect(f, "load-conn {gre0 {version=2 local_addrs=[192.0.2.9] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=leaf certs=[@leaf.pem]} "
+           "remote {auth=pubkey id=peer cacerts=[@ca.pem]} children {"
+           "gre0 {mode=transport local_ts=[dynamic[gre]] "
+           "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap}}}}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "gre0", 4, 0, NULL);
+}
+
+/* Tests: outcomes. */
+
+static void
+test_load_refused(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gnv0", "geneve", 3, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_fail(f, "invalid value for: proposals, config discarded");
+    /* Nothing stays half loaded, and nothing is initiated. */
+    expect(f, "unload-conn {name=gnv0}");
+    check_dones(1, "gnv0", 3, -EINVAL,
+                "load-conn: invalid value for: proposals, config discarded");
+    reply_fail(f, "unload: connection 'gnv0' not found");
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply(f, "success", "no", "matches", "0", "terminated", "0", "errmsg",
+          "no matching SAs to terminate found", NULL);
+    expect(f, "unload-shared {id=ovs-psk-gnv0}");
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* A command charon does not know fails the load too. */
+    apply(f, "gnv0", "geneve", 4, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_unknown(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "unload-conn {name=gnv0}");
+    check_dones(1, "gnv0", 4, -ENOTSUP,
+                "load-shared: charon does not know the command");
+    reply_ok(f);
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply_ok(f);
+    expect(f, "unload-shared {id=ovs-psk-gnv0}");
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+static void
+test_remove(void **state)
+{
+    struct fx *f = *state;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    assert_int_equal(f->ike->class->tunnel_remove(f->ike, "gnv0"), 0);
+    expect(f, "unload-conn {name=gnv0}");
+    reply_ok(f);
+    /* charon 5.9 leaves the IKE SAs of an unloaded connection up. */
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply(f, "success", "yes", "matches", "1", "terminated", "1", NULL);
+    expect(f, "unload-shared {id=ovs-psk-gnv0}");
+    reply_ok(f);
+    expect_quiet(f);
+    assert_int_equal(f->ike->class->tunnel_remove(f->ike, "gnv0"), -ENOENT);
+    f->ike->class->show_tunnel(f->ike, "gnv0", &s);
+    assert_string_equal(ds_cstr(&s), "");
+    ds_destroy(&s);
+    check_dones(0);
+}
+
+static void
+test_reapply_supersedes(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", "old-secret", NULL);
+    apply(f, "gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, "load-shared {id=ovs-psk-gnv0 type=IKE data=old-secret "
+           "owners=[192.0.2.2 192.0.2.1]}");
+    reply_fail(f, "v1 is refused");
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    /* Version 1's answers are ignored... */
+    expect(f, LOAD_SHARED_GNV0);
+    check_dones(0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    /* ...and version 2 is configured, without terminating anything since
+     * charon had acknowledged nothing before. */
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 2, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, INITIATE_GNV0);
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+static void
+test_change_terminates(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+
+    /* A new version with the same content: charon keeps the SAs, and the
+     * listing shows the outbound child up, so nothing is initiated. */
+    apply(f, "gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 2, 0, NULL);
+    reply_list_sas(f, "gnv0", "1", "ESTABLISHED",
+                   "gnv0-in", "1", "INSTALLED",
+                   "gnv0-out", "2", "INSTALLED", NULL, NULL);
+    expect_quiet(f);
+
+    /* A new PSK: the SAs on the old definition are terminated and the
+     * outbound child is initiated at once. */
+    apply(f, "gnv0", "geneve", 3, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", "new-secret", NULL);
+    expect(f, "load-shared {id=ovs-psk-gnv0 type=IKE data=new-secret "
+           "owners=[192.0.2.2 192.0.2.1]}");
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply(f, "success", "yes", "matches", "1", "terminated", "1", NULL);
+    expect(f, INITIATE_GNV0);
+    check_dones(1, "gnv0", 3, 0, NULL);
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* The IKE SAs of the old definition are forgotten. */
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_tunnel(f->ike, "gnv0", &s);
+    assert_string_equal(ds_cstr(&s), "");
+    ds_destroy(&s);
+}
+
+static void
+test_psk_to_cert(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect_quiet(f);
+
+    apply(f, "gnv0", "geneve", 2, g_self, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_cert", "@remote.pem", NULL);
+    expect(f, "unload-shared {id=ovs-psk-gnv0}");
+    reply_ok(f);
+    expect(f, "load-conn {gnv0 {version=2 local_addrs=[192.0.2.1] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=local certs=[@local.pem]} "
+           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "gnv0-in {mode=transport local_ts=[dynamic[udp/6081]] "
+           "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap} "
+           "gnv0-out {mode=transport local_ts=[dynamic[udp]] "
+           "remote_ts=[dynamic[udp/6081]] "
+           "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}");
+    reply_ok(f);
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply_ok(f);
+    expect(f, INITIATE_GNV0);
+    check_dones(1, "gnv0", 2, 0, NULL);
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* Removing it now leaves the shared secret alone. */
+    assert_int_equal(f->ike->class->tunnel_remove(f->ike, "gnv0"), 0);
+    expect(f, "unload-conn {name=gnv0}");
+    reply_ok(f);
+    expect(f, "terminate {ike=gnv0 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+static void
+test_load_key(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+
+    /* A certificate tunnel without a private key cannot be loaded. */
+    apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.2",
+          "remote_cert", "@remote.pem", NULL);
+    expect(f, "unload-conn {name=vx0}");
+    check_dones(1, "vx0", 1, -ENOKEY, "no private key configured");
+    reply_ok(f);
+    expect(f, "terminate {ike=vx0 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* charon refuses the key: the certificate tunnels fail with it. */
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply_fail(f, "loading ANY private key failed");
+    apply(f, "vx0", "vxlan", 2, g_self, "remote_ip", "192.0.2.2",
+          "remote_cert", "@remote.pem", NULL);
+    expect(f, "load-conn {vx0 {version=2 local_addrs=[%any] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=local certs=[@local.pem]} "
+           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "vx0-in {mode=transport local_ts=[dynamic[udp/4789]] "
+           "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap} "
+           "vx0-out {mode=transport local_ts=[dynamic[udp]] "
+           "remote_ts=[dynamic[udp/4789]] "
+           "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}");
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "vx0", 2, -EINVAL,
+                "load-key: loading ANY private key failed");
+    reply_list_sas(f, NULL);
+    expect(f, "initiate {child=vx0-out ike=vx0 timeout=-1 init-limits=no}");
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* Reconcile tries the key again; once charon takes it, the tunnel is
+     * configured. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "vx0", "vx0-in", "vx0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", NULL, NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, NULL);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect_quiet(f);
+    check_dones(1, "vx0", 2, 0, NULL);
+
+    /* The key is gone from charon ("swanctl --load-all"): reloaded. */
+    time_warp(31000);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "vx0", "vx0-in", "vx0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", NULL, NULL);
+    expect(f, "get-keys {}");
+    reply(f, "[keys", "ffff", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "vx0", "3", "CONNECTING", NULL, NULL);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect_quiet(f);
+
+    /* No key any more: it is unloaded from charon. */
+    struct global_conf *none = make_global(NULL);
+    assert_int_equal(f->ike->class->set_global(f->ike, none), 0);
+    global_conf_destroy(none);
+    expect(f, "unload-key {id=0a0b0c}");
+    reply_ok(f);
+    /* The certificate tunnel is reloaded without credentials: it fails
+     * and is unloaded. */
+    expect(f, "unload-conn {name=vx0}");
+    reply_ok(f);
+    expect(f, "terminate {ike=vx0 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "vx0", 2, -ENOKEY, "no private key configured");
+}
+
+static void
+test_charon_restart(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    configure_gnv0(f, 5);
+
+    /* charon stops: its socket goes away with it. */
+    fx_close_conn(f);
+    close(f->lfd);
+    f->lfd = -1;
+    unlink(f->path);
+    for (int i = 0; i < 50 && !n_dones; i++) {
+        pump(f);
+    }
+    check_dones(1, "gnv0", 5, -ENOTCONN, "lost the connection to charon");
+    assert_int_equal(f->ike->class->reconcile(f->ike), -ENOTCONN);
+    time_warp(1000);
+    pump_n(f, 3);
+
+    /* charon is back: everything is loaded again. */
+    fx_listen(f);
+    time_warp(5000);
+    handshake(f);
+    assert_int_equal(f->n_accepts, 2);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 5, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, INITIATE_GNV0);
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+static void
+test_reconcile(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+
+    /* charon lost gnv0; "stale0" looks like ours and nobody wants it;
+     * "foreign*" are not shaped like ours. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);   /* Once. */
+    expect(f, "list-conns {}");
+    send_list_conn(f, "stale0", "stale0-in", "stale0-out", "TRANSPORT");
+    send_list_conn(f, "stale1", "stale1", NULL, "TRANSPORT");
+    send_list_conn(f, "foreign", "foreign-in", "foreign-out", "TUNNEL");
+    send_list_conn(f, "foreign2", "net-in", "net-out", "TRANSPORT");
+    send_list_conn(f, "foreign3", "foreign3-in", "foreign3-in",
+                   "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    /* The stale connections' unloads were queued right after. */
+    expect(f, "unload-conn {name=stale0}");
+    reply_ok(f);
+    expect(f, "terminate {ike=stale0 timeout=-1}");
+    reply_ok(f);
+    expect(f, "unload-shared {id=ovs-psk-stale0}");
+    reply_ok(f);
+    expect(f, "unload-conn {name=stale1}");
+    reply_ok(f);
+    expect(f, "terminate {ike=stale1 timeout=-1}");
+    reply_ok(f);
+    expect(f, "unload-shared {id=ovs-psk-stale1}");
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 1, 0, NULL);
+    reply_list_sas(f, "gnv0", "4", "CONNECTING", NULL, NULL);
+    expect_quiet(f);
+
+    /* The connection is there but its PSK is not. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-other", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gnv0", "4", "CONNECTING", NULL, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 1, 0, NULL);
+    reply_list_sas(f, "gnv0", "4", "ESTABLISHED",
+                   "gnv0-out", "9", "INSTALLED", NULL, NULL);
+    expect_quiet(f);
+
+    /* Everything in place: nothing to do.  An old charon without
+     * get-shared is fine. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply_unknown(f);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gnv0", "4", "ESTABLISHED",
+                   "gnv0-out", "9", "INSTALLED", NULL, NULL);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+static void
+test_initiate_backoff(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+
+    /* Still down right after the initiate: left alone for 30 s. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, NULL);
+    expect_quiet(f);
+
+    time_warp(30001);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    expect(f, "list-sas {}");
+    /* An IKE SA on its way out and a child in a trap state count as
+     * down. */
+    reply_list_sas(f, "gnv0", "3", "DELETING",
+                   "gnv0-out", "5", "INSTALLED", NULL,
+                   "gnv0", "4", "ESTABLISHED",
+                   "gnv0-out", "6", "ROUTED",
+                   "gnv0-in", "7", "INSTALLED", NULL, NULL);
+    expect(f, INITIATE_GNV0);
+    reply_ok(f);
+    expect_quiet(f);
+
+    /* An IKE SA being negotiated is left alone. */
+    time_warp(30001);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gnv0", "8", "CONNECTING", NULL, NULL);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+/* Tests: SA cache. */
+
+static struct vici_builder *
+updown(const char *event, bool up)
+{
+    struct vici_builder *b = vici_builder_create(VICI_EVENT, event);
+    if (up) {
+        vici_add_kv(b, "up", "yes");
+    }
+    return b;
+}
+
+static char *
+show(struct fx *f, const char *name)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_tunnel(f->ike, name, &s);
+    return ds_steal_cstr(&s);
+}
+
+static void
+assert_show(struct fx *f, const char *name, const char *expected)
+{
+    char *s = show(f, name);
+    assert_string_equal(s, expected);
+    free(s);
+}
+
+static void
+test_sa_events(void **state)
+{
+    struct fx *f = *state;
+    struct vici_builder *b;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+
+    b = updown("ike-updown", true);
+    add_ike_sa(b, "gnv0", "1", "ESTABLISHED");
+    vici_end_section(b);
+    send_event(f, "ike-updown", b);
+    b = updown("child-updown", true);
+    add_ike_sa(b, "gnv0", "1", "ESTABLISHED");
+    vici_begin_section(b, "child-sas");
+    add_child_sa(b, "gnv0-out", "2", "INSTALLED");
+    add_child_sa(b, "gnv0-in", "3", "INSTALLING");
+    vici_end_section(b);
+    vici_end_section(b);
+    send_event(f, "child-updown", b);
+    pump_n(f, 3);
+    assert_show(f, "gnv0",
+                "  gnv0[1]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
+                "192.0.2.2[192.0.2.2]\n"
+                "  gnv0-out{2}: INSTALLED, TRANSPORT, reqid 7, ESP SPIs: "
+                "c1a2b3c4_i d1e2f3a4_o, AES_GCM_16-256\n");
+
+    /* The CHILD SA is rekeyed, then the IKE SA. */
+    b = vici_builder_create(VICI_EVENT, "child-rekey");
+    add_ike_sa(b, "gnv0", "1", "ESTABLISHED");
+    vici_begin_section(b, "child-sas");
+    vici_begin_section(b, "gnv0-out");
+    vici_begin_section(b, "old");
+    vici_add_kv(b, "name", "gnv0-out");
+    vici_add_kv(b, "uniqueid", "2");
+    vici_add_kv(b, "state", "REKEYED");
+    vici_end_section(b);
+    vici_begin_section(b, "new");
+    vici_add_kv(b, "name", "gnv0-out");
+    vici_add_kv(b, "uniqueid", "4");
+    vici_add_kv(b, "state", "INSTALLED");
+    vici_add_kv(b, "mode", "TRANSPORT");
+    vici_end_section(b);
+    vici_end_section(b);
+    vici_end_section(b);
+    vici_end_section(b);
+    send_event(f, "child-rekey", b);
+    b = vici_builder_create(VICI_EVENT, "ike-rekey");
+    vici_begin_section(b, "gnv0");
+    vici_begin_section(b, "old");
+    vici_add_kv(b, "uniqueid", "1");
+    vici_add_kv(b, "state", "REKEYED");
+    vici_end_section(b);
+    vici_begin_section(b, "new");
+    vici_add_kv(b, "uniqueid", "5");
+    vici_add_kv(b, "state", "ESTABLISHED");
+    vici_add_kv(b, "local-host", "192.0.2.1");
+    vici_add_kv(b, "local-id", "192.0.2.1");
+    vici_add_kv(b, "remote-host", "192.0.2.2");
+    vici_add_kv(b, "remote-id", "192.0.2.2");
+    vici_end_section(b);
+    vici_end_section(b);
+    send_event(f, "ike-rekey", b);
+    pump_n(f, 3);
+    assert_show(f, "gnv0",
+                "  gnv0[5]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
+                "192.0.2.2[192.0.2.2]\n"
+                "  gnv0-out{4}: INSTALLED, TRANSPORT, reqid ?, ESP SPIs: "
+                "?_i ?_o\n");
+
+    /* The child goes down, then the IKE SA. */
+    b = updown("child-updown", false);
+    add_ike_sa(b, "gnv0", "5", "ESTABLISHED");
+    vici_begin_section(b, "child-sas");
+    add_child_sa(b, "gnv0-out", "4", "DELETING");
+    vici_end_section(b);
+    vici_end_section(b);
+    send_event(f, "child-updown", b);
+    pump_n(f, 3);
+    assert_show(f, "gnv0",
+                "  gnv0[5]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
+                "192.0.2.2[192.0.2.2]\n");
+    b = updown("ike-updown", false);
+    add_ike_sa(b, "gnv0", "5", "DELETING");
+    vici_end_section(b);
+    send_event(f, "ike-updown", b);
+    pump_n(f, 3);
+    assert_show(f, "gnv0", "");
+
+    /* Events about connections that are not ours are not kept, and a
+     * connection's IKE SAs are capped. */
+    for (int i = 0; i < 40; i++) {
+        char *conn = xasprintf("foreign%d", i);
+        char *id = xasprintf("%d", 100 + i);
+        b = updown("ike-updown", true);
+        add_ike_sa(b, conn, id, "ESTABLISHED");
+        vici_end_section(b);
+        send_event(f, "ike-updown", b);
+        b = updown("ike-updown", true);
+        add_ike_sa(b, "gnv0", id, "ESTABLISHED");
+        vici_end_section(b);
+        send_event(f, "ike-updown", b);
+        free(conn);
+        free(id);
+        pump(f);
+    }
+    pump_n(f, 3);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_summary(f->ike, &s);
+    assert_non_null(strstr(ds_cstr(&s), "tunnels: 1, IKE SAs: 8,"));
+    ds_destroy(&s);
+    char *text = show(f, "foreign0");
+    assert_string_equal(text, "");
+    free(text);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+static void
+test_list_sas_feeds_show(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
+    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gnv0", "1", "ESTABLISHED",
+                   "gnv0-in", "2", "INSTALLED",
+                   "gnv0-out", "3", "INSTALLED",
+                   "gnv0-out", "4", "REKEYED", NULL,
+                   "other", "9", "ESTABLISHED",
+                   "other-out", "10", "INSTALLED", NULL, NULL);
+    expect_quiet(f);
+    assert_show(f, "gnv0",
+                "  gnv0[1]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
+                "192.0.2.2[192.0.2.2]\n"
+                "  gnv0-in{2}: INSTALLED, TRANSPORT, reqid 7, ESP SPIs: "
+                "c1a2b3c4_i d1e2f3a4_o, AES_GCM_16-256\n"
+                "  gnv0-out{3}: INSTALLED, TRANSPORT, reqid 7, ESP SPIs: "
+                "c1a2b3c4_i d1e2f3a4_o, AES_GCM_16-256\n");
+    assert_show(f, "other", "");
+}
+
+static void
+test_query_status(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls),
+                     -ENOTCONN);
+    handshake(f);
+    pump_n(f, 2);
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gnv0", "1", "ESTABLISHED",
+                   "gnv0-out", "3", "INSTALLED", NULL,
+                   "other", "9", "CONNECTING", NULL, NULL);
+    pump_n(f, 3);
+    assert_int_equal(status_calls, 1);
+    assert_int_equal(status_error, 0);
+    char *expected = xasprintf(
+        "IKE daemon: strongSwan charon over %s: connected, charon 5.9.8\n"
+        "tunnels: 0, IKE SAs: 0, requests pending: 0, loads: 0, "
+        "unloads: 0, initiates: 0, VICI messages sent: 5\n"
+        "Connections:\n"
+        "gnv0: IKEv2, 192.0.2.1...192.0.2.2\n"
+        "  gnv0-in: TRANSPORT, dynamic[udp/6081] === dynamic[udp]\n"
+        "  gnv0-out: TRANSPORT, dynamic[udp/6081] === dynamic[udp]\n"
+        "Security Associations:\n"
+        "  gnv0[1]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
+        "192.0.2.2[192.0.2.2]\n"
+        "  gnv0-out{3}: INSTALLED, TRANSPORT, reqid 7, ESP SPIs: "
+        "c1a2b3c4_i d1e2f3a4_o, AES_GCM_16-256\n"
+        "  other[9]: CONNECTING, 192.0.2.1[192.0.2.1]..."
+        "192.0.2.2[192.0.2.2]\n"
+        "(1 connections, 2 IKE SAs)\n", f->vici);
+    assert_string_equal(status_text, expected);
+    free(expected);
+
+    /* charon goes away before answering: the callback gets the error. */
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls), 0);
+    expect(f, "list-conns {}");
+    fx_close_conn(f);
+    for (int i = 0; i < 20 && status_calls < 2; i++) {
+        pump(f);
+    }
+    assert_int_equal(status_calls, 2);
+    assert_int_equal(status_error, -ECONNRESET);
+    assert_non_null(strstr(status_text, "list-conns: "));
+}
+
+static void
+test_cleanup(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    configure_gnv0(f, 1);
+    apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.3",
+          "remote_cert", "@remote.pem", NULL);
+    next_request(f);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, NULL);
+    next_request(f);
+    reply_ok(f);
+    check_dones(1, "vx0", 1, 0, NULL);
+    pump_n(f, 2);
+    assert_true(f->ike->class->idle(f->ike));
+
+    assert_int_equal(f->ike->class->cleanup(f->ike), 0);
+    assert_false(f->ike->class->idle(f->ike));
+    /* Tunnels in hash order; check the set. */
+    static const char *const wanted[] = {
+        "unload-conn {name=gnv0}", "terminate {ike=gnv0 timeout=-1}",
+        "unload-shared {id=ovs-psk-gnv0}",
+        "unload-conn {name=vx0}", "terminate {ike=vx0 timeout=-1}",
+    };
+    bool seen[ARRAY_SIZE(wanted)] = { false };
+    for (size_t i = 0; i < ARRAY_SIZE(wanted); i++) {
+        char *s = render(next_request(f));
+        bool found = false;
+        for (size_t j = 0; j < ARRAY_SIZE(wanted); j++) {
+            if (!strcmp(s, wanted[j]) && !seen[j]) {
+                seen[j] = found = true;
+                break;
+            }
+        }
+        if (!found) {
+            fail_msg("unexpected request during cleanup: %s", s);
+        }
+        free(s);
+        reply_ok(f);
+    }
+    expect(f, "unload-key {id=0a0b0c}");
+    reply_ok(f);
+    for (int i = 0; i < 20 && !f->ike->class->idle(f->ike); i++) {
+        pump(f);
+    }
+    assert_true(f->ike->class->idle(f->ike));
+    /* Nothing is loaded or initiated any more. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+static void
+test_timeout(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    expect(f, LOAD_SHARED_GNV0);
+    /* charon hangs. */
+    pump_n(f, 2);
+    check_dones(0);
+    time_warp(TIMEOUT_MS + 1);
+    for (int i = 0; i < 20 && !n_dones; i++) {
+        pump(f);
+    }
+    /* The tunnel keeps the reason rather than "lost the connection". */
+    pump_n(f, 2);
+    check_dones(1, "gnv0", 1, -ETIMEDOUT,
+                "load-shared: charon did not answer in time");
+
+    /* The client reconnects and loads everything again. */
+    for (int i = 0; i < 20 && f->fd >= 0; i++) {
+        pump(f);
+    }
+    fx_close_conn(f);
+    time_warp(1000);
+    handshake(f);
+    expect(f, LOAD_SHARED_GNV0);
+    reply_ok(f);
+    expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "gnv0", 1, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, INITIATE_GNV0);
+    reply_ok(f);
+    expect_quiet(f);
+}
+
+static void
+test_not_connected(void **state)
+{
+    struct fx *f = *state;
+
+    /* Nothing is sent before charon is there. */
+    close(f->lfd);
+    f->lfd = -1;
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    pump_n(f, 3);
+    check_dones(0);
+    assert_int_equal(f->ike->class->reconcile(f->ike), -ENOTCONN);
+    assert_int_equal(f->ike->class->cleanup(f->ike), -ENOTCONN);
+    assert_true(f->ike->class->idle(f->ike));
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_summary(f->ike, &s);
+    assert_non_null(strstr(ds_cstr(&s), ": not connected\ntunnels: 1,"));
+    ds_destroy(&s);
+}
+
+static void
+test_destroy_inflight(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls), 0);
+    expect(f, LOAD_SHARED_GNV0);
+    f->ike->class->destroy(f->ike);
+    f->ike = NULL;
+    /* The status callback gets its one call; tunnel_done none. */
+    assert_int_equal(status_calls, 1);
+    assert_int_equal(status_error, -ECANCELED);
+    check_dones(0);
+}
+
+static void
+test_secrets_not_logged(void **state)
+{
+    struct fx *f = *state;
+    char *log = xasprintf("%s/log", f->dir);
+    char *text = NULL;
+    size_t size;
+    char *error;
+
+    assert_int_equal(log_set_file(log), 0);
+    error = log_set_levels_from_string("ANY:file:dbg");
+    assert_null(error);
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    configure_gnv0(f, 1);
+    apply(f, "gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", "second-" PSK, NULL);
+    next_request(f);
+    reply_fail(f, "refused");
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls), 0);
+    for (;;) {
+        const char *name = next_request(f)->name;
+        if (!strcmp(name, "list-conns")) {
+            reply(f, NULL);
+        } else if (!strcmp(name, "list-sas")) {
+            reply(f, NULL);
+            break;
+        } else {
+            reply_ok(f);
+        }
+    }
+    pump_n(f, 3);
+    assert_int_equal(status_calls, 1);
+
+    error = log_set_levels_from_string("ANY:file:info");
+    assert_null(error);
+    assert_int_equal(x509_read_file(log, &text, &size, NULL), 0);
+    /* The packets were logged, with their secrets redacted. */
+    assert_non_null(strstr(text, "load-shared request {id=ovs-psk-gnv0 "
+                           "type=IKE data=<redacted>"));
+    assert_non_null(strstr(text, "load-key request {type=any "
+                           "data=<redacted>}"));
+    assert_null(strstr(text, PSK));
+    assert_null(strstr(text, "PRIVATE KEY"));
+    assert_null(strstr(status_text, PSK));
+    free(text);
+    unlink(log);
+    free(log);
+    check_dones(1, "gnv0", 2, -EINVAL, "load-shared: refused");
+}
+
+int
+main(void)
+{
+#define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_psk_messages),
+        T(test_default_crypto),
+        T(test_ipsec_options),
+        T(test_cert_self_signed),
+        T(test_cert_ca),
+        T(test_load_refused),
+        T(test_remove),
+        T(test_reapply_supersedes),
+        T(test_change_terminates),
+        T(test_psk_to_cert),
+        T(test_load_key),
+        T(test_charon_restart),
+        T(test_reconcile),
+        T(test_initiate_backoff),
+        T(test_sa_events),
+        T(test_list_sas_feeds_show),
+        T(test_query_status),
+        T(test_cleanup),
+        T(test_timeout),
+        T(test_not_connected),
+        T(test_destroy_inflight),
+        T(test_secrets_not_logged),
+    };
+#undef T
+
+    if (getenv("TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    }
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
