@@ -123,6 +123,8 @@ struct ss_tunnel {
                                      * (kept across reconnects: charon
                                      * may have outlived the socket). */
 
+    bool report_pending;            /* tunnel_done is owed from run(). */
+
     /* Initiating. */
     bool want_initiate;             /* Initiate unless the next SA listing
                                      * shows the outbound child. */
@@ -159,6 +161,8 @@ struct ike_strongswan {
     struct vici_client *vici;
     bool connected;
     bool destroying;                /* Callbacks must not touch state. */
+    bool in_run;                    /* Inside run(): hooks may be called. */
+    bool reports_pending;           /* Some tunnel's report_pending. */
     char *charon_version;           /* From "version", for status. */
 
     struct hmap tunnels;            /* "struct ss_tunnel"s by name. */
@@ -638,13 +642,21 @@ req_destroy__(struct ss_req *req)
 
 /* Calls the tunnel_done hook with the outcome of the current load of 't'.
  * A certificate tunnel is only usable with our private key, so a failed
- * load-key is its failure too. */
+ * load-key is its failure too.  Hooks run from run() only: an outcome
+ * known at once (inside tunnel_apply(), say) is reported from the next
+ * run(). */
 static void
-tunnel_report__(struct ike_strongswan *ss, const struct ss_tunnel *t)
+tunnel_report__(struct ike_strongswan *ss, struct ss_tunnel *t)
 {
     int error = t->error;
     const char *why = t->why;
 
+    if (!ss->in_run) {
+        t->report_pending = true;
+        ss->reports_pending = true;
+        return;
+    }
+    t->report_pending = false;
     if (!error && t->auth != TUNNEL_AUTH_PSK && ss->key_error) {
         error = -EINVAL;
         why = ss->key_error;
@@ -1531,13 +1543,31 @@ ss_destroy(struct ike_backend *up)
 static void
 ss_run(struct ike_backend *up)
 {
-    vici_client_run(ike_strongswan_cast(up)->vici);
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+    struct ss_tunnel *t;
+
+    ss->in_run = true;
+    if (ss->reports_pending) {
+        ss->reports_pending = false;
+        HMAP_FOR_EACH (t, node, &ss->tunnels) {
+            if (t->report_pending) {
+                tunnel_report__(ss, t);
+            }
+        }
+    }
+    vici_client_run(ss->vici);
+    ss->in_run = false;
 }
 
 static void
 ss_wait(struct ike_backend *up)
 {
-    vici_client_wait(ike_strongswan_cast(up)->vici);
+    struct ike_strongswan *ss = ike_strongswan_cast(up);
+
+    vici_client_wait(ss->vici);
+    if (ss->reports_pending) {
+        loop_immediate_wake();
+    }
 }
 
 static char *

@@ -57,6 +57,11 @@ struct monitor {
 
     struct ike_backend *ike;        /* The IKE daemon backend. */
     struct hmap tunnels;            /* "struct tunnel"s by name. */
+    uint64_t version_floor;         /* Highest version of a deleted tunnel:
+                                     * new tunnels count from here, so that
+                                     * a late tunnel_done() for a deleted
+                                     * tunnel never matches a new tunnel of
+                                     * the same name. */
     struct global_conf *global;     /* Current global configuration. */
     bool global_known;              /* Open_vSwitch row seen. */
 
@@ -136,17 +141,19 @@ monitor_create(const struct monitor_options *opts, struct monitor **ret,
                      "drop policies will not be managed",
                      ovsec_strerror(error));
         } else {
-            bool present;
             uint32_t mark, mask;
-            if (!xfrm_drop_policies_get(m->xfrm, &present, &mark, &mask)
-                && present) {
+            int n = xfrm_drop_policies_get(m->xfrm, NULL, &mark, &mask);
+            if (n > 0) {
                 /* Left by an earlier instance: keep them until OVSDB says
-                 * otherwise, so nothing leaks meanwhile. */
+                 * otherwise, so nothing leaks meanwhile.  An incomplete set
+                 * (the instance died while installing it) gets mask 0,
+                 * which no valid ipsec_skb_mark has, so that the first
+                 * update completes or removes it. */
                 m->drop_applied = true;
                 m->drop_mark = mark;
-                m->drop_mask = mask;
-                LOG_INFO("found drop policies for skb mark 0x%"PRIx32
-                         "/0x%"PRIx32, mark, mask);
+                m->drop_mask = n == XFRM_DROP_N ? mask : 0;
+                LOG_INFO("found %d drop policies for skb mark 0x%"PRIx32
+                         "/0x%"PRIx32, n, mark, mask);
             }
         }
     }
@@ -293,8 +300,10 @@ tunnel_reevaluate__(struct monitor *m, struct tunnel *t)
         return;
     }
 
+    /* Unchanged.  A FAILED tunnel is retried by retry_failed__(), once per
+     * reconcile interval, not on every re-read. */
     if (t->conf && tunnel_conf_equal(t->conf, conf)
-        && t->state != TUNNEL_S_INVALID && t->state != TUNNEL_S_FAILED) {
+        && t->state != TUNNEL_S_INVALID) {
         tunnel_conf_destroy(conf);
         return;
     }
@@ -314,6 +323,9 @@ tunnel_delete__(struct monitor *m, struct tunnel *t)
 {
     LOG_INFO("%s: removing tunnel", t->name);
     tunnel_unapply__(m, t);
+    if (t->version > m->version_floor) {
+        m->version_floor = t->version;
+    }
     hmap_remove(&m->tunnels, &t->node);
     tunnel_destroy__(t);
 }
@@ -373,6 +385,7 @@ handle_interface__(struct monitor *m, const struct ovsdb_client_row *row)
         t = xzalloc(sizeof *t);
         t->name = xstrdup(name);
         t->type = xstrdup("");
+        t->version = m->version_floor;
         t->state = TUNNEL_S_INVALID;
         smap_init(&t->options);
         hmap_insert(&m->tunnels, &t->node, hash_string(name, 0));
@@ -465,8 +478,19 @@ process_ovsdb__(struct monitor *m)
         set_global__(m, global_conf_create(&empty));
         smap_destroy(&empty);
     }
+    /* Deleted rows first: an interface replaced by another of the same
+     * name in one transaction arrives as a deleted and an inserted row, in
+     * no particular order, and the deletion must not take the new
+     * interface's tunnel with it. */
     OVSDB_CLIENT_FOR_EACH_TRACKED (row, m->ovsdb, "Interface") {
-        handle_interface__(m, row);
+        if (ovsdb_client_row_get_change(row) == OVSDB_CLIENT_DELETED) {
+            handle_interface__(m, row);
+        }
+    }
+    OVSDB_CLIENT_FOR_EACH_TRACKED (row, m->ovsdb, "Interface") {
+        if (ovsdb_client_row_get_change(row) != OVSDB_CLIENT_DELETED) {
+            handle_interface__(m, row);
+        }
     }
     ovsdb_client_clear_tracked(m->ovsdb);
 }
@@ -639,6 +663,7 @@ monitor_refresh(struct monitor *m)
     }
     m->drop_dirty = true;
     if (ovsdb_client_has_snapshot(m->ovsdb)) {
+        retry_failed__(m);
         m->ike->class->reconcile(m->ike);
     }
     m->next_reconcile = time_msec() + m->reconcile_ms;

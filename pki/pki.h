@@ -52,6 +52,13 @@ struct outfiles;
 #define PKI_CN_MAX 64
 #define PKI_CN_ID_SUFFIX_LEN 40
 
+/* Why "-k dsa" and DSA keys in requests are refused. */
+#define PKI_DSA_REFUSED                                                    \
+    "DSA keys are not supported: RFC 8247 says IKEv2 SHOULD NOT use DSA, " \
+    "FIPS 186-5 no longer approves it for signatures, and neither "      \
+    "strongSwan nor Libreswan authenticates with it; use rsa, ec or "   \
+    "ed25519"
+
 /* The two certificate authorities of a PKI ("TYPE" on the command line). */
 enum pki_ca_type {
     PKI_CA_SWITCH,              /* DIR/switchca, the default. */

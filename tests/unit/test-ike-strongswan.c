@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -43,10 +45,12 @@
 #include "timeval.h"
 #include "tunnel.h"
 #include "util.h"
+#include "vici-client.h"
 #include "vici.h"
 #include "x509.h"
 
 #define TIMEOUT_MS 2000
+#define CHARON "/usr/lib/ipsec/charon"
 #define MAX_DONES 64
 #define PSK "swordfish-0123"
 
@@ -1466,9 +1470,11 @@ test_load_key(void **state)
 
     handshake(f);
 
-    /* A certificate tunnel without a private key cannot be loaded. */
+    /* A certificate tunnel without a private key cannot be loaded.  The
+     * hook is called from run(), not from tunnel_apply(). */
     apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.2",
           "remote_cert", "@remote.pem", NULL);
+    assert_int_equal(n_dones, 0);
     expect(f, "unload-conn {name=vx0}");
     check_dones(1, "vx0", 1, -ENOKEY, "no private key configured");
     reply_ok(f);
@@ -1547,6 +1553,49 @@ test_load_key(void **state)
     reply_ok(f);
     expect_quiet(f);
     check_dones(1, "vx0", 2, -ENOKEY, "no private key configured");
+}
+
+static void
+test_conf_error(void **state)
+{
+    struct fx *f = *state;
+    char *src = path_of("remote.pem");
+    char *dst = path_of("gone.pem");
+    char *data, *why;
+    size_t size;
+    FILE *file;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+
+    /* The peer's certificate disappears between validation and
+     * loading. */
+    assert_int_equal(x509_read_file(src, &data, &size, NULL), 0);
+    file = fopen(dst, "w");
+    assert_non_null(file);
+    assert_int_equal(fwrite(data, 1, size, file), size);
+    fclose(file);
+    free(data);
+    struct tunnel *t = make_tunnel("vx0", "vxlan", 1, g_self, "remote_ip",
+                                   "192.0.2.2", "remote_cert", "@gone.pem",
+                                   NULL);
+    unlink(dst);
+    assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
+    free_tunnel(t);
+    assert_int_equal(n_dones, 0);
+    expect(f, "unload-conn {name=vx0}");
+    reply_ok(f);
+    expect(f, "terminate {ike=vx0 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+    why = xasprintf("options:remote_cert: %s: No such file or directory",
+                    dst);
+    check_dones(1, "vx0", 1, -EINVAL, why);
+    free(why);
+    free(src);
+    free(dst);
 }
 
 static void
@@ -2149,6 +2198,284 @@ test_secrets_not_logged(void **state)
     check_dones(1, "gnv0", 2, -EINVAL, "load-shared: refused");
 }
 
+/* Real charon.  Checks the VICI details that the fake cannot: that
+ * charon 5.9 takes load-shared with an "id", load-key of type "any",
+ * unload-shared, unload-key and terminate, and answers get-shared and
+ * get-keys the way reconcile reads them.  charon runs in private mount
+ * and network namespaces (its own /run for its pid file, its own XFRM
+ * state), with its VICI socket in the fixture's directory.  Skipped
+ * unless we are root and charon is installed. */
+
+static pid_t
+charon_start(struct fx *f, char **ret_vici)
+{
+    char *conf = xasprintf("%s/strongswan.conf", f->dir);
+    char *sock = xasprintf("%s/charon.real", f->dir);
+    FILE *file = fopen(conf, "w");
+    pid_t pid;
+
+    assert_non_null(file);
+    fprintf(file,
+            "charon {\n"
+            "    load = random nonce drbg openssl pem x509 pkcs1 pkcs8 "
+            "pubkey constraints revocation hmac gcm aes sha1 sha2 kdf "
+            "kernel-netlink socket-default vici\n"
+            "    install_routes = no\n"
+            "    plugins {\n"
+            "        vici {\n"
+            "            socket = unix://%s\n"
+            "        }\n"
+            "    }\n"
+            "    filelog {\n"
+            "        log {\n"
+            "            path = %s/charon.log\n"
+            "            default = 1\n"
+            "            flush_line = yes\n"
+            "        }\n"
+            "    }\n"
+            "    syslog {\n"
+            "    }\n"
+            "}\n", sock, f->dir);
+    fclose(file);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        int fd = open("/dev/null", O_RDWR);
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        setenv("STRONGSWAN_CONF", conf, 1);
+        execlp("unshare", "unshare", "--mount", "--net",
+               "--propagation", "private", "sh", "-c",
+               "mount -t tmpfs tmpfs /run && exec " CHARON, (char *) NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        struct stat st;
+        int status;
+
+        if (!stat(sock, &st) && S_ISSOCK(st.st_mode)) {
+            *ret_vici = xasprintf("unix:%s", sock);
+            free(conf);
+            free(sock);
+            return pid;
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pid = 0;
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    if (pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    free(conf);
+    free(sock);
+    return 0;
+}
+
+static void
+charon_stop(struct fx *f, pid_t pid)
+{
+    char *name;
+    int status;
+
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pid = 0;
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    if (pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    static const char *const files[] = {
+        "strongswan.conf", "charon.real", "charon.log",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        name = xasprintf("%s/%s", f->dir, files[i]);
+        unlink(name);
+        free(name);
+    }
+}
+
+static void
+raw_reply_cb(void *aux, int error, const struct vici_msg *reply)
+{
+    char **ret = aux;
+
+    *ret = reply ? render(reply) : xasprintf("error %d", error);
+}
+
+/* Sends 'cmd' with up to one key-value pair to 'vici' on a connection of
+ * its own, as an operator's swanctl would.  Returns the rendered answer,
+ * e.g. " {keys=[ovs-psk-gnv0]}"; the caller frees it. */
+static char *
+raw(const char *vici, const char *cmd, const char *key, const char *value)
+{
+    static const char *const no_events[] = { NULL };
+    struct vici_client *c;
+    struct vici_builder *b;
+    char *answer = NULL;
+    int error;
+
+    c = vici_client_create(vici, no_events, 5000, NULL, &error);
+    assert_non_null(c);
+    for (int i = 0; i < 400 && !vici_client_is_connected(c); i++) {
+        vici_client_run(c);
+        vici_client_wait(c);
+        loop_timer_wait(5);
+        loop_block();
+    }
+    assert_true(vici_client_is_connected(c));
+    b = vici_builder_create(VICI_CMD_REQUEST, cmd);
+    if (key) {
+        vici_add_kv(b, key, value);
+    }
+    assert_int_equal(vici_client_request(c, b, NULL, NULL, raw_reply_cb,
+                                         &answer), 0);
+    for (int i = 0; i < 1000 && !answer; i++) {
+        vici_client_run(c);
+        vici_client_wait(c);
+        loop_timer_wait(5);
+        loop_block();
+    }
+    vici_client_destroy(c);
+    assert_non_null(answer);
+    return answer;
+}
+
+static void
+assert_raw(const char *vici, const char *cmd, const char *expected)
+{
+    char *answer = raw(vici, cmd, NULL, NULL);
+    assert_string_equal(answer, expected);
+    free(answer);
+}
+
+/* Runs the backend against the real charon until 'n' tunnel_done calls
+ * arrived and no request is pending. */
+static void
+pump_real(struct fx *f, size_t n)
+{
+    for (int i = 0; i < 2000; i++) {
+        pump(f);
+        if (n_dones >= n && f->ike->class->idle(f->ike)) {
+            return;
+        }
+    }
+    fail_msg("charon did not answer in time (%zu tunnel_done calls)",
+             n_dones);
+}
+
+static void
+test_real_charon(void **state)
+{
+    struct fx *f = *state;
+    char *vici = NULL;
+    char *answer;
+    pid_t pid;
+
+    if (geteuid() || access(CHARON, X_OK) || system("command -v unshare "
+                                                    ">/dev/null 2>&1")) {
+        skip();
+    }
+    pid = charon_start(f, &vici);
+    if (!pid) {
+        skip();
+    }
+
+    /* The fake charon is not needed. */
+    f->ike->class->destroy(f->ike);
+    close(f->lfd);
+    f->lfd = -1;
+    f->vici = (free(f->vici), vici);
+    fx_create_backend(f, false);
+
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.3",
+          "remote_cert", "@remote.pem", NULL);
+    pump_real(f, 2);
+    /* In hash order. */
+    assert_int_equal(dones[0].error, 0);
+    assert_int_equal(dones[1].error, 0);
+    dones_clear();
+    assert_raw(vici, "get-shared", " {keys=[ovs-psk-gnv0]}");
+
+    /* Everything in place: reconcile reloads nothing. */
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    pump_real(f, 0);
+    check_dones(0);
+
+    /* What "swanctl --load-all" does to credentials and connections it
+     * does not know; reconcile puts everything back. */
+    answer = raw(vici, "get-keys", NULL, NULL);
+    assert_int_equal(strlen(answer), strlen(" {keys=[]}") + 40);
+    char *id = xmemdup0(answer + strlen(" {keys=["), 40);
+    free(answer);
+    answer = raw(vici, "unload-key", "id", id);
+    assert_string_equal(answer, " {success=yes}");
+    free(answer);
+    answer = raw(vici, "unload-shared", "id", "ovs-psk-gnv0");
+    assert_string_equal(answer, " {success=yes}");
+    free(answer);
+    answer = raw(vici, "unload-conn", "name", "vx0");
+    assert_string_equal(answer, " {success=yes}");
+    free(answer);
+    assert_raw(vici, "get-shared", " {keys=[]}");
+    assert_raw(vici, "get-keys", " {keys=[]}");
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    pump_real(f, 2);
+    assert_int_equal(dones[0].error, 0);
+    assert_int_equal(dones[1].error, 0);
+    dones_clear();
+    assert_raw(vici, "get-shared", " {keys=[ovs-psk-gnv0]}");
+    answer = raw(vici, "get-keys", NULL, NULL);
+    assert_non_null(strstr(answer, id));
+    free(answer);
+    free(id);
+    answer = raw(vici, "get-conns", NULL, NULL);
+    assert_true(!strcmp(answer, " {conns=[gnv0 vx0]}")
+                || !strcmp(answer, " {conns=[vx0 gnv0]}"));
+    free(answer);
+
+    /* Status. */
+    assert_int_equal(f->ike->class->query_status(f->ike, status_cb,
+                                                 &status_calls), 0);
+    for (int i = 0; i < 1000 && !status_calls; i++) {
+        pump(f);
+    }
+    assert_int_equal(status_error, 0);
+    assert_non_null(strstr(status_text, "\ngnv0: IKEv2, "
+                           "192.0.2.1...192.0.2.2\n"
+                           "  gnv0-in: TRANSPORT, dynamic[udp/6081] === "
+                           "dynamic[udp]\n"));
+    assert_null(strstr(status_text, PSK));
+
+    /* Removal, then cleanup, leave nothing behind. */
+    assert_int_equal(f->ike->class->tunnel_remove(f->ike, "gnv0"), 0);
+    pump_real(f, 0);
+    assert_raw(vici, "get-shared", " {keys=[]}");
+    assert_raw(vici, "get-conns", " {conns=[vx0]}");
+    assert_int_equal(f->ike->class->cleanup(f->ike), 0);
+    pump_real(f, 0);
+    assert_raw(vici, "get-conns", " {conns=[]}");
+    assert_raw(vici, "get-keys", " {keys=[]}");
+    assert_raw(vici, "list-sas", " {}");
+    check_dones(0);
+
+    f->ike->class->destroy(f->ike);
+    f->ike = NULL;
+    charon_stop(f, pid);
+}
+
 int
 main(void)
 {
@@ -2165,6 +2492,7 @@ main(void)
         T(test_change_terminates),
         T(test_psk_to_cert),
         T(test_load_key),
+        T(test_conf_error),
         T(test_charon_restart),
         T(test_reconcile),
         T(test_initiate_backoff),
@@ -2176,6 +2504,7 @@ main(void)
         T(test_not_connected),
         T(test_destroy_inflight),
         T(test_secrets_not_logged),
+        T(test_real_charon),
     };
 #undef T
 
