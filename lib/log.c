@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ds.h"
+#include "log-syslog.h"
 #include "timeval.h"
 
 static struct log_module *modules;      /* Registry, sorted by name. */
@@ -111,8 +112,9 @@ log_msg_valist(struct log_module *m, enum log_level level,
     bool to_console = !console_disabled
                       && m->levels[LOG_D_CONSOLE] >= level;
     bool to_file = log_fd >= 0 && m->levels[LOG_D_FILE] >= level;
+    bool to_syslog = m->levels[LOG_D_SYSLOG] >= level;
 
-    if (level == LOG_L_OFF || (!to_console && !to_file)) {
+    if (level == LOG_L_OFF || (!to_console && !to_file && !to_syslog)) {
         return;
     }
 
@@ -140,6 +142,12 @@ log_msg_valist(struct log_module *m, enum log_level level,
         ds_put_format(&line, "|%05u|%s|%s|%s\n", msg_num, m->name,
                       level_names[level], ds_cstr(&msg));
         write_all__(log_fd, line.string, line.length);
+    }
+    if (to_syslog) {
+        ds_clear(&line);
+        ds_put_format(&line, "ovs|%05u|%s|%s|%s", msg_num, m->name,
+                      level_names[level], ds_cstr(&msg));
+        log_syslog_send(level, ds_cstr(&line));
     }
     ds_destroy(&line);
     ds_destroy(&msg);

@@ -30,7 +30,8 @@ enum log_level {
 
 enum log_dest {
     LOG_D_CONSOLE,
-    LOG_D_SYSLOG,               /* Accepted in specs; nothing is sent. */
+    LOG_D_SYSLOG,               /* syslog(3), facility daemon; off by
+                                 * default. */
     LOG_D_FILE,
     LOG_D_N
 };

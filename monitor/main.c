@@ -362,11 +362,30 @@ main(int argc, char *argv[])
         goto out;
     }
 
+    if (strncmp(o.ike.vici, "unix:", 5) || !o.ike.vici[5]) {
+        fprintf(stderr, "%s: --vici: \"%s\" is not a VICI socket name "
+                "(expected unix:PATH)\n", daemon_program_name(), o.ike.vici);
+        goto out;
+    }
+
     if (o.want_log_file) {
-        char *file = o.log_file
-                     ? xstrdup(o.log_file)
-                     : xasprintf("%s/%s.log", OVSEC_LOGDIR_DEFAULT,
-                                 daemon_program_name());
+        const char *logdir = getenv("OVS_LOGDIR");
+        char *file;
+
+        if (!o.log_file) {
+            file = xasprintf("%s/%s.log", logdir && *logdir
+                             ? logdir : OVSEC_LOGDIR_DEFAULT,
+                             daemon_program_name());
+        } else if (o.log_file[0] != '/') {
+            /* Absolute, so that vlog/reopen after --detach (which changes
+             * to "/") reopens the same file. */
+            char cwd[4096];
+            file = getcwd(cwd, sizeof cwd)
+                   ? xasprintf("%s/%s", cwd, o.log_file)
+                   : xstrdup(o.log_file);
+        } else {
+            file = xstrdup(o.log_file);
+        }
         error = log_set_file(file);
         if (error) {
             fprintf(stderr, "%s: --log-file: cannot open %s: %s\n",
@@ -410,10 +429,14 @@ main(int argc, char *argv[])
 
     error = unixctl_server_create(o.unixctl, &unixctl);
     if (error) {
-        LOG_ERR("cannot create the control socket: %s",
+        char *path = o.unixctl ? daemon_rundir_file(o.unixctl)
+                     : xasprintf("%s/%s.%ld.ctl", daemon_rundir(),
+                                 daemon_program_name(), (long) getpid());
+        LOG_ERR("cannot create the control socket %s: %s", path,
                 ovsec_strerror(error));
-        fprintf(stderr, "%s: cannot create the control socket: %s\n",
-                daemon_program_name(), ovsec_strerror(error));
+        fprintf(stderr, "%s: cannot create the control socket %s: %s\n",
+                daemon_program_name(), path, ovsec_strerror(error));
+        free(path);
         goto out;
     }
     commands_register(monitor, &exit_req);

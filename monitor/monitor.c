@@ -510,8 +510,21 @@ check_files__(struct monitor *m)
     }
     struct global_conf *g = global_conf_create(&other_config);
     smap_destroy(&other_config);
-    if (!m->global || !global_conf_certs_equal(m->global, g)
-        || !global_conf_skb_mark_equal(m->global, g)) {
+    if (g->cert_error && m->global && !m->global->cert_error
+        && nullable_string_equal(g->certificate, m->global->certificate)
+        && nullable_string_equal(g->private_key, m->global->private_key)
+        && nullable_string_equal(g->ca_cert, m->global->ca_cert)) {
+        /* The same files as before, now unreadable or inconsistent: most
+         * likely a rotation caught half way (a new certificate written
+         * before its key).  Keep using the credentials already loaded
+         * rather than tear every certificate tunnel down; the next
+         * re-read or an OVSDB change settles it. */
+        static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(2, 2);
+        LOG_WARN_RL(&rl, "%s; keeping the credentials loaded before",
+                    g->cert_error);
+        global_conf_destroy(g);
+    } else if (!m->global || !global_conf_certs_equal(m->global, g)
+               || !global_conf_skb_mark_equal(m->global, g)) {
         set_global__(m, g);
     } else {
         global_conf_destroy(g);
@@ -638,7 +651,11 @@ monitor_wait(struct monitor *m)
 {
     ovsdb_client_wait(m->ovsdb);
     m->ike->class->wait(m->ike);
-    loop_timer_wait_until(m->next_reconcile);
+    if (ovsdb_client_has_snapshot(m->ovsdb)) {
+        /* monitor_run() moves 'next_reconcile' only once there is a
+         * snapshot; waiting for it before would spin. */
+        loop_timer_wait_until(m->next_reconcile);
+    }
     if (m->global_known) {
         loop_timer_wait_until(m->next_file_check);
     }

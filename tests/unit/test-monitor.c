@@ -1649,7 +1649,9 @@ test_global_certs(void **state)
     ASSERT_CALLS(mark, expected);
     free(expected);
 
-    /* A broken local certificate invalidates certificate tunnels... */
+    /* A local certificate file that turns unreadable at the same path is
+     * most likely a rotation caught half way: the credentials already
+     * loaded stay in use, and nothing is unloaded. */
     FILE *file = fopen(local_pem, "w");
     assert_non_null(file);
     fputs("-----BEGIN CERTIFICATE-----\nnot base64!\n"
@@ -1657,16 +1659,27 @@ test_global_certs(void **state)
     fclose(file);
     mark = MARK();
     time_warp(FILE_CHECK_MS + 1);
+    sync_monitor(fx);
+    ASSERT_CALLS(mark, "");
+    assert_true(state_is(fx, "cert0", "CONFIGURED"));
+
+    /* An OVSDB change to a broken file is the operator's word: certificate
+     * tunnels become INVALID, naming the column... */
+    char *broken = xasprintf("other_config:certificate=%s/missing.pem",
+                             fx->dir);
+    mark = MARK();
+    vsctl(fx, "set", "Open_vSwitch", ".", broken, NULL);
     PUMP_UNTIL(fx, state_is(fx, "cert0", "INVALID"));
     sync_monitor(fx);
     ASSERT_CALLS(mark, "set_global\nremove cert0\n");
     assert_true(reason_contains(fx, "cert0", "other_config:certificate"));
     assert_true(state_is(fx, "sentinel", "CONFIGURED"));
+    free(broken);
 
-    /* ...until it is repaired. */
+    /* ...until a good certificate is configured again. */
     write_cert(fx, "local.pem", "local", local);
     mark = MARK();
-    time_warp(FILE_CHECK_MS + 1);
+    vsctl(fx, "set", "Open_vSwitch", ".", certificate, NULL);
     PUMP_UNTIL(fx, state_is(fx, "cert0", "CONFIGURED"));
     expected = xasprintf("set_global\napply cert0 v%lld\n", v + 4);
     ASSERT_CALLS(mark, expected);
