@@ -30,7 +30,8 @@
  *    backend terminates the connection's IKE SAs after loading the new
  *    one and initiates afresh, and it terminates them after unloading.
  *    The content is compared through a digest of the load-conn message
- *    and the PSK.
+ *    without its certificates, and the PSK: rotated certificates (same
+ *    identities) are loaded without disturbing established SAs.
  *  - "swanctl --load-all" (run when strongSwan's service starts or is
  *    reloaded) unloads every connection, shared secret and private key
  *    that is not in swanctl.conf.  Reconcile therefore checks all three
@@ -40,8 +41,12 @@
  * The outbound child (NAME-out, or NAME for the GRE end with the lower
  * address) is initiated once its connection is loaded and a list-sas
  * answered after the load shows it down, so that a restart of ours does
- * not create duplicate CHILD_SAs; reconcile initiates it again when it is
- * down, at most every INITIATE_BACKOFF_MS.
+ * not create duplicate CHILD_SAs.  When an SA of it goes down, it is
+ * checked the same way after RETRY_MIN_MS, doubling up to
+ * INITIATE_BACKOFF_MS while it keeps failing; reconcile also initiates it
+ * when it is down, at most every INITIATE_BACKOFF_MS.
+ *
+ * Hooks are called from run() only.
  */
 #include "config.h"
 
@@ -75,6 +80,11 @@ LOG_MODULE(strongswan);
 /* Do not initiate a connection again sooner than this after the last
  * attempt, so that a connection still coming up is left alone. */
 #define INITIATE_BACKOFF_MS 30000
+/* After an SA of an initiating tunnel goes down, check it and initiate
+ * again after this long, doubling on each failure up to
+ * INITIATE_BACKOFF_MS: charon retries timeouts forever (keyingtries 0),
+ * but not a peer that refused (not configured yet, wrong PSK...). */
+#define RETRY_MIN_MS 1000
 /* Caps on the SA cache, which peers can make charon grow: IKE SAs kept
  * per connection and CHILD SAs per IKE SA.  charon normally has one or
  * two of each (two while rekeying). */
@@ -129,6 +139,9 @@ struct ss_tunnel {
     bool want_initiate;             /* Initiate unless the next SA listing
                                      * shows the outbound child. */
     long long int next_initiate;    /* Earliest next initiate. */
+    long long int retry_at;         /* Check and initiate then, after an
+                                     * SA went down; LLONG_MAX if not. */
+    long long int retry_delay;      /* Next delay for 'retry_at'. */
 };
 
 /* A CHILD_SA in the cache. */
@@ -911,8 +924,13 @@ add_child__(const struct ike_strongswan *ss, struct vici_builder *b,
     vici_end_section(b);
 }
 
+/* Builds the load-conn message for 't'.  Without 'with_certs' the
+ * certificates are left out: that is the form whose digest tells a
+ * changed connection (whose SAs must go) from rotated credentials (whose
+ * SAs stay: they were authenticated with what was valid then). */
 static struct vici_builder *
-build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t)
+build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
+                  bool with_certs)
 {
     struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
                                                  "load-conn");
@@ -944,7 +962,7 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t)
         if (id) {
             vici_add_kv(b, "id", id);
         }
-        if (ss->cert_pem) {
+        if (ss->cert_pem && with_certs) {
             add_list1__(b, "certs", ss->cert_pem);
         }
     }
@@ -954,7 +972,9 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t)
     vici_begin_section(b, "remote");
     vici_add_kv(b, "auth", psk ? "psk" : "pubkey");
     vici_add_kv(b, "id", psk ? t->remote_ip : t->remote_name);
-    if (t->auth == TUNNEL_AUTH_PEER_CERT && t->remote_cert_pem) {
+    if (!with_certs) {
+        /* Left out of the digest. */
+    } else if (t->auth == TUNNEL_AUTH_PEER_CERT && t->remote_cert_pem) {
         add_list1__(b, "certs", t->remote_cert_pem);
     } else if (t->auth == TUNNEL_AUTH_CA && ss->ca_pem) {
         add_list1__(b, "cacerts", ss->ca_pem);
@@ -998,8 +1018,8 @@ build_load_shared__(const struct ss_tunnel *t)
     return b;
 }
 
-/* Stores in 'digest' the SHA-256 of what loading 't' puts in charon: the
- * load-conn message and the PSK. */
+/* Stores in 'digest' the SHA-256 of what loading 't' puts in charon,
+ * certificates aside: the load-conn message and the PSK. */
 static void
 tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
                 uint8_t digest[32])
@@ -1010,7 +1030,8 @@ tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
     const void *psk = t->psk ? secret_bytes(t->psk, &psk_size) : NULL;
     uint8_t *buf;
 
-    if (vici_builder_finish(build_load_conn__(ss, t), &packet, &size)) {
+    if (vici_builder_finish(build_load_conn__(ss, t, false), &packet,
+                            &size)) {
         packet = NULL;
         size = 0;
     }
@@ -1050,6 +1071,7 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
     int error;
 
     t->load_seq = ++ss->load_seq;
+    t->report_pending = false;
     t->n_inflight = 0;
     t->error = 0;
     free(t->why);
@@ -1102,7 +1124,7 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
     } else if (!t->error) {
         req = req_create__(ss, SS_REQ_LOAD, t->name, "load-conn");
         req->load_seq = t->load_seq;
-        error = send__(ss, build_load_conn__(ss, t), req);
+        error = send__(ss, build_load_conn__(ss, t, true), req);
         if (!error) {
             t->n_inflight++;
             if (t->replace) {
@@ -1296,6 +1318,18 @@ list_sas__(struct ike_strongswan *ss)
     request_list_sas__(ss, list_sas_done__);
 }
 
+/* Arranges for the outbound child of 't' to be checked, and initiated if
+ * down, after its current retry delay. */
+static void
+schedule_retry__(struct ike_strongswan *ss, struct ss_tunnel *t)
+{
+    if (t && t->loaded && t->initiator && !ss->cleaning
+        && t->retry_at == LLONG_MAX) {
+        t->retry_at = time_msec() + t->retry_delay;
+        t->retry_delay = MIN(t->retry_delay * 2, INITIATE_BACKOFF_MS);
+    }
+}
+
 /* VICI callbacks. */
 
 static void
@@ -1395,10 +1429,13 @@ on_event__(void *ss_, const struct vici_msg *ev)
                 sa_upsert__(&ss->sas, n, false);
             } else {
                 sa_remove__(&ss->sas, n->key, uniqueid);
+                schedule_retry__(ss, ss_tunnel_find(ss, n->key));
             }
             LOG_INFO("%s: IKE SA %s %s", n->key, uniqueid ? uniqueid : "?",
                      is_up ? "up" : "down");
         } else if (!strcmp(ev->name, "child-updown")) {
+            struct ss_tunnel *t = ss_tunnel_find(ss, n->key);
+            char *out = out_child_name__(t);
             struct ss_ike_sa *sa = is_up ? sa_upsert__(&ss->sas, n, true)
                                    : sa_find__(&ss->sas, n->key, uniqueid);
             const struct vici_node *children = vici_node_get(n, "child-sas");
@@ -1408,9 +1445,17 @@ on_event__(void *ss_, const struct vici_msg *ev)
                 if (!is_up && sa) {
                     sa_remove_child__(sa, vici_node_get_str(c, "uniqueid"));
                 }
+                if (cname && !strcmp(cname, out)) {
+                    if (is_up) {
+                        t->retry_delay = RETRY_MIN_MS;
+                    } else {
+                        schedule_retry__(ss, t);
+                    }
+                }
                 LOG_INFO("%s: CHILD SA %s %s", n->key,
                          cname ? cname : "?", is_up ? "up" : "down");
             }
+            free(out);
         } else if (!strcmp(ev->name, "ike-rekey")) {
             const struct vici_node *old = vici_node_get(n, "old");
             const struct vici_node *new = vici_node_get(n, "new");
@@ -1550,13 +1595,31 @@ ss_run(struct ike_backend *up)
     if (ss->reports_pending) {
         ss->reports_pending = false;
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
-            if (t->report_pending) {
+            /* A load started since then reports for itself. */
+            if (t->report_pending && !t->n_inflight) {
                 tunnel_report__(ss, t);
             }
+            t->report_pending = false;
         }
     }
     vici_client_run(ss->vici);
     ss->in_run = false;
+
+    /* Retries due: check on a fresh listing, then initiate if down. */
+    long long int now = time_msec();
+    bool due = false;
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        if (now >= t->retry_at) {
+            t->retry_at = LLONG_MAX;
+            if (t->loaded && t->initiator && ss->connected
+                && !ss->cleaning) {
+                t->want_initiate = due = true;
+            }
+        }
+    }
+    if (due && !ss->n_list_sas) {
+        list_sas__(ss);
+    }
 }
 
 static void
@@ -1564,10 +1627,17 @@ ss_wait(struct ike_backend *up)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
 
+    long long int retry_at = LLONG_MAX;
+    struct ss_tunnel *t;
+
     vici_client_wait(ss->vici);
     if (ss->reports_pending) {
         loop_immediate_wake();
     }
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        retry_at = MIN(retry_at, t->retry_at);
+    }
+    loop_timer_wait_until(retry_at);
 }
 
 static char *
@@ -1720,6 +1790,8 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
     t->local_name = nullable_xstrdup(c->local_name);
     t->remote_name = nullable_xstrdup(c->remote_name);
     t->next_initiate = LLONG_MIN;
+    t->retry_at = LLONG_MAX;
+    t->retry_delay = RETRY_MIN_MS;
 
     /* GRE has one child for both directions: only one end initiates, the
      * one with the lower address, so that the two do not cross; the other
