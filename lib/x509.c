@@ -1077,6 +1077,10 @@ x509_cert_issue(const struct x509_issue_spec *spec, EVP_PKEY *pubkey,
         || !set_random_serial__(cert)
         || !X509_gmtime_adj(X509_getm_notBefore(cert), 0)
         || !X509_time_adj_ex(X509_getm_notAfter(cert), spec->days, 0, NULL)
+        || (issuer
+            && ASN1_TIME_compare(X509_get0_notAfter(cert),
+                                 X509_get0_notAfter(issuer)) > 0
+            && !X509_set1_notAfter(cert, X509_get0_notAfter(issuer)))
         || !X509_set_subject_name(cert, spec->subject)
         || !X509_set_issuer_name(cert, (issuer
                                         ? X509_get_subject_name(issuer)

@@ -4,8 +4,8 @@
  * IPsec authentication uses: load a certificate or private key from a PEM
  * file, read the subject CN and subjectAltName DNS entries, check that a
  * key belongs to a certificate, SHA-256 digests and fingerprints, and
- * (for tests and the ovsec-pki tool) generate keys and certificates and
- * write them out as PEM files.
+ * (for tests and the ovsec-pki tool) generate keys, certificate requests
+ * and certificates for IKE and encode them as PEM.
  *
  * Pure: no logging, no global state besides OpenSSL's per-thread error
  * queue, which every function leaves empty.  Never runs the openssl
@@ -243,7 +243,9 @@ struct x509_issue_spec {
 /* Creates a version 3 certificate for 'spec' and the public key 'pubkey',
  * with a random 127-bit serial number, signed by 'issuer_key' on behalf of
  * 'issuer' or, if 'issuer' is NULL, self-signed with 'issuer_key' (which
- * must then be the private half of 'pubkey').
+ * must then be the private half of 'pubkey').  It is valid from now for
+ * 'spec->days', but never after 'issuer' expires: peers would refuse it
+ * from then on anyway.
  *
  * The extensions are those that strongSwan, Libreswan (NSS) and OpenSSL
  * accept for IKE: a CA gets basicConstraints "critical, CA:TRUE,

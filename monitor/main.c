@@ -315,6 +315,68 @@ handle_signals__(int fd, struct commands_exit *exit)
     }
 }
 
+/* ovs-vswitchd accepts IPsec tunnel options only while
+ * RUNDIR/ovs-monitor-ipsec.pid is locked by a live process, and operators'
+ * scripts say "ovs-appctl -t ovs-monitor-ipsec".  When running under our
+ * own name, answer to upstream's too: symlinks to our pidfile (the lock is
+ * on the file they point to) and control socket.  Skipped when a live
+ * process already holds that name (upstream's daemon itself). */
+#define UPSTREAM_NAME "ovs-monitor-ipsec"
+
+struct name_alias {
+    char *pidfile;              /* RUNDIR/ovs-monitor-ipsec.pid, or NULL. */
+    char *ctl;                  /* RUNDIR/ovs-monitor-ipsec.PID.ctl. */
+};
+
+static void
+alias_remove__(struct name_alias *alias)
+{
+    if (alias->pidfile) {
+        unlink(alias->pidfile);
+        unlink(alias->ctl);
+        free(alias->pidfile);
+        free(alias->ctl);
+        alias->pidfile = alias->ctl = NULL;
+    }
+}
+
+static void
+alias_create__(struct name_alias *alias, const struct unixctl_server *server)
+{
+    const char *pidfile = daemon_get_pidfile();
+    const char *ctl = server ? unixctl_server_get_path(server) : NULL;
+    char *expected = xasprintf("%s/%s.pid", daemon_rundir(),
+                               daemon_program_name());
+    pid_t pid;
+
+    if (!strcmp(daemon_program_name(), UPSTREAM_NAME) || !pidfile || !ctl
+        || strcmp(pidfile, expected)) {
+        goto out;
+    }
+    alias->pidfile = xasprintf("%s/" UPSTREAM_NAME ".pid", daemon_rundir());
+    alias->ctl = xasprintf("%s/" UPSTREAM_NAME ".%ld.ctl", daemon_rundir(),
+                           (long) getpid());
+    if (!daemon_read_pidfile(alias->pidfile, &pid) && pid != getpid()) {
+        LOG_WARN("%s is held by live pid %ld (upstream's monitor?): not "
+                 "answering to the name "UPSTREAM_NAME, alias->pidfile,
+                 (long) pid);
+        free(alias->pidfile);
+        free(alias->ctl);
+        alias->pidfile = alias->ctl = NULL;
+        goto out;
+    }
+    unlink(alias->pidfile);
+    unlink(alias->ctl);
+    if (symlink(strrchr(pidfile, '/') + 1, alias->pidfile)
+        || symlink(strrchr(ctl, '/') + 1, alias->ctl)) {
+        LOG_WARN("cannot answer to the name "UPSTREAM_NAME": %s",
+                 ovsec_strerror(errno));
+        alias_remove__(alias);
+    }
+out:
+    free(expected);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -330,6 +392,7 @@ main(int argc, char *argv[])
         },
     };
     struct commands_exit exit_req = { false, false, NULL };
+    struct name_alias alias = { NULL, NULL };
     struct unixctl_server *unixctl = NULL;
     struct monitor *monitor = NULL;
     char *default_db = NULL;
@@ -440,6 +503,7 @@ main(int argc, char *argv[])
         goto out;
     }
     commands_register(monitor, &exit_req);
+    alias_create__(&alias, unixctl);
 
     for (size_t i = 0; i < o.n_libreswan_only; i++) {
         LOG_INFO("--%s applies to Libreswan only; ignored with %s",
@@ -490,6 +554,7 @@ main(int argc, char *argv[])
     status = EXIT_SUCCESS;
 
 out:
+    alias_remove__(&alias);
     unixctl_server_destroy(unixctl);
     monitor_destroy(monitor);
     if (sigfd >= 0) {

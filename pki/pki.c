@@ -26,6 +26,7 @@
 void
 pki_ctx_init(struct pki_ctx *ctx)
 {
+    /* umask() is the only way to read the umask; put it back at once. */
     mode_t mask = umask(022);
 
     umask(mask);
@@ -601,10 +602,10 @@ out:
 /* Output. */
 
 static void
-put_hex__(struct ds *s, const uint8_t *data, size_t size)
+put_hex__(struct ds *s, const uint8_t *data, size_t size, bool upper)
 {
     for (size_t i = 0; i < size; i++) {
-        ds_put_format(s, "%02x", data[i]);
+        ds_put_format(s, upper ? "%02X" : "%02x", data[i]);
     }
 }
 
@@ -659,8 +660,10 @@ pki_print_fingerprint(const struct pki_ctx *ctx, const char *path,
         goto out;
     }
     x509_sha256(input, input_size, sha256);
-    put_hex__(&hex1, sha1, sizeof sha1);
-    put_hex__(&hex256, sha256, sizeof sha256);
+    /* In upstream's case: "openssl x509 -fingerprint" prints uppercase,
+     * sha1sum lowercase. */
+    put_hex__(&hex1, sha1, sizeof sha1, cert != NULL);
+    put_hex__(&hex256, sha256, sizeof sha256, cert != NULL);
 
     if (!stat(path, &st)) {
         struct tm tm;

@@ -207,6 +207,15 @@ int pki_stage_key(struct outfiles *of, const char *path,
 void pki_record_issued(const struct pki_ctx *ctx, const char *ca_dir,
                        const X509 *cert);
 
+/* Makes a new key and a request for NAME (already checked with
+ * pki_check_name()), with CN "NAME" (-u) or "NAME id:UUID", and a
+ * subjectAltName DNS entry equal to the CN, and adds NAME-privkey.pem and
+ * NAME-req.pem to 'of'.  On success stores the new request and CN in
+ * '*ret_req' and '*ret_cn' (the caller frees them).  In cmd-req.c. */
+int pki_make_request(const struct pki_ctx *ctx, const char *name,
+                     struct outfiles *of, X509_REQ **ret_req, char **ret_cn,
+                     char **ret_why);
+
 /* Output. */
 
 /* Prints the fingerprint of file 'path' to ctx->out in upstream's form:
@@ -214,9 +223,10 @@ void pki_record_issued(const struct pki_ctx *ctx, const char *ca_dir,
  *     PATH<TAB>DATE
  *     <TAB>fingerprint SHA1HEX
  *
- * where SHA1HEX is the SHA-1 of the DER certificate if the file holds one,
- * else of the whole file (what upstream's ovs-pki prints, so that both
- * tools' fingerprints can be compared), followed by the stronger
+ * where SHA1HEX is the SHA-1 of the DER certificate (in uppercase) if the
+ * file holds one, else of the whole file (lowercase): what upstream's
+ * ovs-pki prints, so that both tools' fingerprints can be compared.  Then
+ * comes the stronger
  *
  *     <TAB>sha256 SHA256HEX
  *

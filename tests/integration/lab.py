@@ -945,6 +945,11 @@ class Lab:
 
     _count = 0
 
+    # The class of the hosts add_host() creates: a subclass of Host taking
+    # the same constructor arguments (tests/uml/ukernel.py adds
+    # ovs-vswitchd).
+    host_class = Host
+
     def __init__(self):
         if os.geteuid() != 0:
             raise LabError("the integration lab needs root")
@@ -1009,7 +1014,7 @@ class Lab:
         elif not 1 <= index <= 250 or index in used:
             raise LabError("host index %r is out of range or in use"
                            % index)
-        host = Host(self, name, index)
+        host = self.host_class(self, name, index)
         self.hosts[name] = host
         host._create()
         host._attach(self.switch_ns, self.bridge)

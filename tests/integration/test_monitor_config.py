@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+import lab as labmod
 import util_monitor as um
 
 LEFT_IP = "192.0.2.1"
@@ -573,6 +574,26 @@ def test_exit_unloads_everything(monitored):
     assert um.charon_shared_ids(h) == set()
     assert "unloading everything" in um.read_file(
         h.path("ovsec-monitor.log"))
+
+
+def test_answers_to_upstream_name(monitored):
+    """ovs-vswitchd accepts IPsec options only while
+    RUNDIR/ovs-monitor-ipsec.pid is locked by a live process, and scripts
+    say "ovs-appctl -t ovs-monitor-ipsec": ovsec-monitor answers to that
+    name too, and takes it away when it exits."""
+    h = monitored()
+    alias = h.path("ovs-monitor-ipsec.pid")
+    assert os.path.islink(alias)
+    assert labmod.pidfile_locked(alias)
+    with open(alias) as f:
+        assert int(f.read().split()[0]) == h.monitor.pid
+    res = h.appctl("ovs-monitor-ipsec", "version")
+    assert res.startswith("ovsec-monitor (ovsec)")
+    assert um.appctl(h, "exit", "--no-cleanup", check=False).returncode == 0
+    assert um.wait_exit(h.monitor) == 0
+    assert not os.path.lexists(alias)
+    assert not [f for f in os.listdir(h.path())
+                if f.startswith("ovs-monitor-ipsec.")]
 
 
 def test_exit_no_cleanup_leaves_charon_alone(monitored):

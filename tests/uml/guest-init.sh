@@ -28,8 +28,13 @@
 #   status   the command's exit status, or 125 if the guest could not be
 #            set up (the reason is on the console).
 #   dmesg    the guest kernel's log at the end.
+#   lab/     lab directories (/tmp/ovl*) the command left in the guest's
+#            /tmp, e.g. with OVSEC_LAB_KEEP=1: logs, configs, pcaps.
 #
 # Exit statuses follow timeout(1): 124 if the command ran out of time.
+
+# "A && B || fail" is meant: fail if either A or B fails.
+# shellcheck disable=SC2015
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LANG=C.UTF-8
@@ -65,6 +70,14 @@ finish() {
 
     if [ -n "${OVSEC_UML_DIR:-}" ] && [ -d "$OVSEC_UML_DIR" ]; then
         dmesg > "$OVSEC_UML_DIR/dmesg" 2>&1
+        # Lab directories kept by OVSEC_LAB_KEEP=1 would vanish with the
+        # guest's /tmp: copy them to the host (tar skips the sockets).
+        for d in /tmp/ovl*; do
+            [ -d "$d" ] || continue
+            mkdir -p "$OVSEC_UML_DIR/lab"
+            tar -C /tmp -cf - "${d#/tmp/}" 2>/dev/null \
+                | tar -C "$OVSEC_UML_DIR/lab" -xf - 2>/dev/null
+        done
         echo "$status" > "$OVSEC_UML_DIR/status.tmp" \
             && mv -f "$OVSEC_UML_DIR/status.tmp" "$OVSEC_UML_DIR/status"
     fi

@@ -27,6 +27,9 @@
 # kills UML's whole session when the deadline passes or this script is
 # interrupted.
 
+# "A && B || die" is meant: die if either A or B fails.
+# shellcheck disable=SC2015
+
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -148,7 +151,7 @@ mkdir -p /lib/modules
 mkdir -p "$STATE_DIR"
 chmod 0700 "$STATE_DIR"
 RUN_DIR=$(mktemp -d "$STATE_DIR/run.XXXXXX")
-# The kernel passes NAME=VALUE to init only if VALUE has no spaces.
+# It goes on the kernel command line, which is split at spaces.
 [[ $RUN_DIR =~ ^[A-Za-z0-9_./-]+$ ]] \
     || die "run directory $RUN_DIR has characters the kernel command line cannot carry"
 
@@ -195,6 +198,7 @@ fi
 # console (they are in RUN_DIR/dmesg).
 # uml_dir: UML's own state (pid file, mconsole socket) goes to the run
 # directory instead of ~/.uml, where a killed guest would leave it.
+# shellcheck disable=SC2054
 cmdline=(mem="$mem" rootfstype=hostfs rootflags=/ rw init="$GUEST_INIT"
          con=null con0=null,fd:1 ssl=null uml_dir="$RUN_DIR" umid=guest
          OVSEC_UML_DIR="$RUN_DIR")
@@ -270,6 +274,7 @@ cleanup() {
     fi
 }
 
+# shellcheck disable=SC2317
 on_signal() {
     log "interrupted; killing the guest"
     cleanup
@@ -277,13 +282,6 @@ on_signal() {
     exit 130
 }
 trap on_signal INT TERM HUP
-
-awk -v verbose="$verbose" -v logfile="$RUN_DIR/console.log" '
-    { sub(/\r$/, ""); print > logfile; fflush(logfile) }
-    /^uml-init: / { started = 1 }
-    started || verbose { print; fflush() }
-' < "$RUN_DIR/console" &
-filter_pid=$!
 
 # Cores of a crashing UML would be the size of the guest's RAM.
 ulimit -c 0
@@ -294,6 +292,20 @@ setsid setpriv --pdeathsig TERM -- /bin/bash -c "$KEEPER" uml-keeper \
     "$RUN_DIR/uml.pid" "$UML" "${cmdline[@]}" \
     < /dev/null > "$RUN_DIR/console" 2>&1 &
 keeper_pid=$!
+
+# Started after the keeper, so that an interruption never leaves the
+# filter waiting for a writer to open the FIFO.  sed -u and tee pass each
+# line on at once (mawk would wait for a full input buffer, and a sed
+# address "$" for the next line).
+filter_console() {
+    local show=(sed -u -n '/^uml-init: /{:a;p;n;ba}')
+
+    [ $verbose = 0 ] || show=(cat)
+    sed -u 's/\r$//' < "$RUN_DIR/console" | tee "$RUN_DIR/console.log" \
+        | "${show[@]}"
+}
+filter_console &
+filter_pid=$!
 
 # Deadline: boot (a few seconds), settle, the command's own timeout and
 # its 10 s kill grace, halt; generous margin for a loaded CI machine.

@@ -128,4 +128,5 @@ def test_psk_geneve_tunnel(left, right, ovsec_monitor_binary, report):
            "first answered ping %.2f s; ESP packets on left's veth %d "
            "(steady %d); plaintext Geneve before the SA %d"
            % (setup_s, first_ping_s, len(esp_all), len(esp),
-              len(geneve_all)))
+              len(geneve_all))
+           + "".join("\n  plaintext: " + p for p in geneve_all[:5]))
