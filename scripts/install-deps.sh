@@ -25,7 +25,9 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
 TEST_PKGS=(python3 python3-pytest openvswitch-switch openvswitch-common
            strongswan-charon strongswan-swanctl libstrongswan
            libstrongswan-standard-plugins strongswan-libcharon
-           iproute2 tcpdump iputils-ping procps kmod util-linux mount)
+           iproute2 tcpdump iputils-ping procps kmod util-linux mount
+           # Cross-checks of what ovsec-pki makes.
+           openssl strongswan-pki libnss3-tools)
 
 # Daemons the packages above may try to start.
 DAEMONS=(ovsdb-server ovs-vswitchd charon starter)
