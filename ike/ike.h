@@ -104,6 +104,11 @@ struct ike_backend_class {
     void (*show_tunnel)(const struct ike_backend *, const char *name,
                         struct ds *out);
 
+    /* True if tunnel 'name' carries traffic: its ESP (CHILD) SAs are
+     * installed (for geneve and vxlan, both the inbound and the outbound
+     * one).  Pure; may be NULL in a backend that cannot tell. */
+    bool (*tunnel_is_up)(const struct ike_backend *, const char *name);
+
     /* Appends the backend's summary (connected?, counts, last error). */
     void (*show_summary)(const struct ike_backend *, struct ds *out);
 

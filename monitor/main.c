@@ -39,6 +39,7 @@ struct main_options {
     const char *ike_daemon;         /* --ike-daemon. */
     const char *unixctl;            /* --unixctl, or NULL. */
     const char *log_file;           /* --log-file[=FILE], or NULL. */
+    const char *vici;               /* --vici, or NULL. */
     bool want_log_file;             /* --log-file given. */
     bool manage_xfrm;               /* Not --no-xfrm. */
     struct daemon_options daemon;
@@ -219,6 +220,7 @@ parse_options__(int argc, char *argv[], struct main_options *o)
             break;
         case OPT_VICI:
             o->ike.vici = optarg;
+            o->vici = optarg;
             break;
         case OPT_NO_XFRM:
             o->manage_xfrm = false;
@@ -304,11 +306,13 @@ handle_signals__(int fd, struct commands_exit *exit)
         if (info.ssi_signo == SIGHUP) {
             log_reopen_file();
             LOG_INFO("SIGHUP: log file reopened");
-        } else if (!exit->requested) {
+        } else {
             /* A signal stops the daemon but leaves the IKE daemon as it
-             * is, so established SAs keep carrying traffic. */
-            LOG_INFO("%s: exiting without cleanup",
-                     strsignal(info.ssi_signo));
+             * is, so established SAs keep carrying traffic.  During an
+             * "exit" cleanup (charon may be hung), it stops waiting. */
+            LOG_INFO("%s: exiting%s", strsignal(info.ssi_signo),
+                     exit->requested && exit->cleanup
+                     ? ", abandoning the cleanup" : " without cleanup");
             exit->requested = true;
             exit->cleanup = false;
         }
@@ -396,6 +400,7 @@ main(int argc, char *argv[])
     struct unixctl_server *unixctl = NULL;
     struct monitor *monitor = NULL;
     char *default_db = NULL;
+    char *default_vici = NULL;
     char *why = NULL;
     int status = EXIT_FAILURE;
     int sigfd = -1;
@@ -409,6 +414,12 @@ main(int argc, char *argv[])
     if (!o.database) {
         default_db = xasprintf("unix:%s/db.sock", daemon_rundir());
         o.database = default_db;
+    }
+    if (!o.vici && *o.ike.root_prefix) {
+        /* Upstream prefixes every IKE daemon path with --root-prefix. */
+        default_vici = xasprintf("unix:%s%s", o.ike.root_prefix,
+                                 DEFAULT_VICI + 5);
+        o.ike.vici = default_vici;
     }
 
     const struct ike_backend_class *class = ike_class_find(o.ike_daemon);
@@ -562,5 +573,6 @@ out:
     }
     free(why);
     free(default_db);
+    free(default_vici);
     return status;
 }

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "monitor.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "ds.h"
 #include "global-conf.h"
 #include "log.h"
@@ -74,6 +76,8 @@ struct monitor {
     long long int drop_retry;       /* When to retry after a failure. */
 
     long long int next_file_check;  /* Re-read certificate files then. */
+    uint64_t global_files_stamp;    /* stat() signature of the global
+                                     * certificate, key and CA files. */
     long long int next_reconcile;   /* Ask the backend to reconcile. */
     long long int reconcile_ms;     /* Interval. */
 
@@ -97,6 +101,43 @@ tunnel_find__(const struct monitor *m, const char *name)
     return NULL;
 }
 
+/* Returns a signature of what stat() says of 'path' (device, inode, size,
+ * modification and change times), 0 for NULL, or a distinct value if it
+ * cannot be stat'ed: a file rewritten or replaced gets a new signature. */
+static uint64_t
+file_stamp__(const char *path)
+{
+    struct stat st;
+
+    if (!path) {
+        return 0;
+    }
+    if (stat(path, &st)) {
+        return 1;
+    }
+    uint64_t v[] = {
+        st.st_dev, st.st_ino, st.st_size,
+        st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+        st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+    };
+    return (uint64_t) hash_bytes(v, sizeof v, 0) << 32
+           | hash_bytes(v, sizeof v, 1);
+}
+
+static uint64_t
+global_files_stamp__(const struct smap *other_config)
+{
+    static const char *const keys[] = {
+        "certificate", "private_key", "ca_cert",
+    };
+    uint64_t stamp = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        stamp = stamp * 31 + file_stamp__(smap_get(other_config, keys[i]));
+    }
+    return stamp;
+}
+
 int
 monitor_create(const struct monitor_options *opts, struct monitor **ret,
                char **ret_why)
@@ -115,6 +156,9 @@ monitor_create(const struct monitor_options *opts, struct monitor **ret,
     m->ovsdb = ovsdb_client_create(opts->database, "Open_vSwitch",
                                    monitor_tables,
                                    ARRAY_SIZE(monitor_tables));
+    /* ovsdb-server does not probe Unix connections: probe it ourselves, so
+     * that a server that accepts but no longer answers is noticed. */
+    ovsdb_client_set_probe_interval(m->ovsdb, 30000);
     m->reconcile_ms = opts->ike.reconcile_ms > 0 ? opts->ike.reconcile_ms
                                                  : 15000;
     m->next_reconcile = time_msec() + m->reconcile_ms;
@@ -220,16 +264,24 @@ monitor_tunnel_done__(void *aux, const char *name, uint64_t version,
     }
     if (!error) {
         if (t->state != TUNNEL_S_CONFIGURED) {
-            LOG_INFO("%s: configured in the IKE daemon (v%"PRIu64")",
-                     name, version);
+            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(600, 600);
+            LOG_INFO_RL(&rl, "%s: configured in the IKE daemon "
+                        "(v%"PRIu64")", name, version);
         }
         tunnel_set_state__(t, TUNNEL_S_CONFIGURED, NULL);
+    } else if (error == -ENOTCONN) {
+        /* charon went away: the backend loads everything again when it is
+         * back, and the kernel's SAs keep carrying traffic meanwhile.  The
+         * backend reports the disconnection itself, once. */
+        tunnel_set_state__(t, TUNNEL_S_PENDING, why ? why
+                           : "IKE daemon not connected");
     } else {
         char *reason = xasprintf("IKE daemon: %s",
                                  why ? why : ovsec_strerror(error));
         if (t->state != TUNNEL_S_FAILED || !nullable_string_equal(t->reason,
                                                                   reason)) {
-            LOG_WARN("%s: %s", name, reason);
+            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(60, 60);
+            LOG_WARN_RL(&rl, "%s: %s", name, reason);
         }
         tunnel_set_state__(t, TUNNEL_S_FAILED, reason);
         free(reason);
@@ -404,6 +456,8 @@ handle_interface__(struct monitor *m, const struct ovsdb_client_row *row)
     free(t->type);
     t->type = xstrdup(type ? type : "");
     if (changed) {
+        t->remote_cert_stamp = file_stamp__(smap_get(&t->options,
+                                                     "remote_cert"));
         tunnel_reevaluate__(m, t);
     }
 }
@@ -459,6 +513,7 @@ handle_open_vswitch__(struct monitor *m, const struct ovsdb_client_row *row)
     if (ovsdb_client_row_get_change(row) != OVSDB_CLIENT_DELETED) {
         ovsdb_client_row_get_smap(row, "other_config", &other_config);
     }
+    m->global_files_stamp = global_files_stamp__(&other_config);
     set_global__(m, global_conf_create(&other_config));
     smap_destroy(&other_config);
 }
@@ -495,10 +550,11 @@ process_ovsdb__(struct monitor *m)
     ovsdb_client_clear_tracked(m->ovsdb);
 }
 
-/* Re-reads certificate files: a rotated file at the same path is a
- * configuration change. */
+/* Re-reads the global certificate files if they changed on disk since the
+ * last look (stat() first, so that an idle daemon reads nothing), or if
+ * 'force': a rotated file at the same path is a configuration change. */
 static void
-check_files__(struct monitor *m)
+check_global_files__(struct monitor *m, bool force)
 {
     const struct ovsdb_client_row *row;
     struct smap other_config;
@@ -508,6 +564,12 @@ check_files__(struct monitor *m)
     if (row) {
         ovsdb_client_row_get_smap(row, "other_config", &other_config);
     }
+    uint64_t stamp = global_files_stamp__(&other_config);
+    if (!force && m->global && stamp == m->global_files_stamp) {
+        smap_destroy(&other_config);
+        return;
+    }
+    m->global_files_stamp = stamp;
     struct global_conf *g = global_conf_create(&other_config);
     smap_destroy(&other_config);
     if (g->cert_error && m->global && !m->global->cert_error
@@ -529,14 +591,33 @@ check_files__(struct monitor *m)
     } else {
         global_conf_destroy(g);
     }
+}
 
-    /* remote_cert contents are part of each tunnel's configuration. */
+/* Re-evaluates the tunnels whose options:remote_cert file changed on disk
+ * (or all of them with one, if 'force'): its contents are part of the
+ * tunnel's configuration. */
+static void
+check_tunnel_files__(struct monitor *m, bool force)
+{
     struct tunnel *t, *next;
+
     HMAP_FOR_EACH_SAFE (t, next, node, &m->tunnels) {
-        if (smap_get(&t->options, "remote_cert")) {
-            tunnel_reevaluate__(m, t);
+        const char *remote_cert = smap_get(&t->options, "remote_cert");
+        if (remote_cert) {
+            uint64_t stamp = file_stamp__(remote_cert);
+            if (force || stamp != t->remote_cert_stamp) {
+                t->remote_cert_stamp = stamp;
+                tunnel_reevaluate__(m, t);
+            }
         }
     }
+}
+
+static void
+check_files__(struct monitor *m, bool force)
+{
+    check_global_files__(m, force);
+    check_tunnel_files__(m, force);
 }
 
 static void
@@ -629,7 +710,7 @@ monitor_run(struct monitor *m)
     long long int now = time_msec();
     if (m->global_known && now >= m->next_file_check) {
         m->next_file_check = now + FILE_CHECK_MS;
-        check_files__(m);
+        check_files__(m, false);
     }
 
     /* Drop policies go in before tunnels come up, and stay. */
@@ -673,7 +754,7 @@ monitor_refresh(struct monitor *m)
     LOG_INFO("refresh requested: re-reading configuration and "
              "reconciling with the IKE daemon");
     if (ovsdb_client_has_snapshot(m->ovsdb)) {
-        check_files__(m);
+        check_files__(m, true);
         HMAP_FOR_EACH_SAFE (t, next, node, &m->tunnels) {
             tunnel_reevaluate__(m, t);
         }
@@ -727,6 +808,15 @@ sort_tunnels__(const struct monitor *m, size_t *n)
     return array;
 }
 
+/* True if tunnel 't' carries traffic through installed ESP SAs. */
+static bool
+tunnel_is_up__(const struct monitor *m, const struct tunnel *t)
+{
+    return t->conf && t->state == TUNNEL_S_CONFIGURED
+           && m->ike->class->tunnel_is_up
+           && m->ike->class->tunnel_is_up(m->ike, t->name);
+}
+
 void
 monitor_show_tunnels(struct monitor *m, struct ds *out)
 {
@@ -758,6 +848,11 @@ monitor_show_tunnels(struct monitor *m, struct ds *out)
             xfrm_format_states_for(&states, c->af, c->local_ip,
                                    c->remote_ip, out);
         }
+        if (m->ike->class->tunnel_is_up) {
+            ds_put_format(out, "IPsec state:    %s\n",
+                          tunnel_is_up__(m, t)
+                          ? "up (ESP SAs installed)" : "down");
+        }
         ds_put_cstr(out, "IPsec connections that are active:\n");
         if (c) {
             m->ike->class->show_tunnel(m->ike, t->name, out);
@@ -769,11 +864,31 @@ monitor_show_tunnels(struct monitor *m, struct ds *out)
     xfrm_state_list_done(&states);
 }
 
+/* A JSON string for 's', which need not be valid UTF-8 (a reason may quote
+ * charon): bytes that jansson refuses become '?'. */
+static json_t *
+json_text__(const char *s)
+{
+    json_t *j = json_string(s);
+    if (!j) {
+        char *copy = xstrdup(s);
+        for (char *p = copy; *p; p++) {
+            if ((unsigned char) *p >= 0x80) {
+                *p = '?';
+            }
+        }
+        j = json_string(copy);
+        free(copy);
+    }
+    return j ? j : json_string("");
+}
+
 static json_t *
 json_nullable_string__(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return s ? json_text__(s) : json_null();
 }
+
 
 void
 monitor_show_tunnels_json(struct monitor *m, struct ds *out)
@@ -792,20 +907,20 @@ monitor_show_tunnels_json(struct monitor *m, struct ds *out)
             const struct smap_node *node;
             SMAP_FOR_EACH (node, &c->ipsec_options) {
                 json_object_set_new(custom, node->key,
-                                    json_string(node->value));
+                                    json_text__(node->value));
             }
             m->ike->class->show_tunnel(m->ike, t->name, &active);
         }
         ds_chomp(&active);
 
         json_t *obj = json_pack(
-            "{s:s, s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-            "s:o, s:o, s:o, s:I, s:o, s:s}",
-            "name", t->name,
+            "{s:o, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+            "s:o, s:o, s:o, s:I, s:o, s:o, s:b}",
+            "name", json_text__(t->name),
             "version", (json_int_t) t->version,
             "state", tunnel_state_to_string(t->state),
             "reason", json_nullable_string__(t->reason),
-            "type", t->type,
+            "type", json_text__(t->type),
             "local_ip", json_nullable_string__(c ? c->local_ip : NULL),
             "remote_ip", json_nullable_string__(
                 c ? c->remote_ip : smap_get(&t->options, "remote_ip")),
@@ -822,7 +937,9 @@ monitor_show_tunnels_json(struct monitor *m, struct ds *out)
                    ? json_string(SECRET_REDACTED) : json_null(),
             "ofport", (json_int_t) t->ofport,
             "custom_options", custom,
-            "active_connections", ds_cstr(&active));
+            "active_connections", json_text__(ds_cstr(&active)),
+            "up", tunnel_is_up__(m, t));
+        assert(obj);
         if (m->global && m->global->has_skb_mark) {
             json_object_set_new(obj, "skb_mark", json_sprintf(
                 "0x%"PRIx32"/0x%"PRIx32, m->global->skb_mark,

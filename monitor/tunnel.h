@@ -78,6 +78,9 @@ struct tunnel {
                                  * (never print it: use tunnel_format()). */
     long long int ofport;       /* -1 if unknown. */
     int cfm_fault;              /* -1 unknown, 0 up, 1 fault. */
+    uint64_t remote_cert_stamp; /* stat() signature of options:remote_cert
+                                 * when last read, so that the monitor
+                                 * re-reads the file only when it changed. */
 };
 
 const char *tunnel_type_to_string(enum tunnel_type);
