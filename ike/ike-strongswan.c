@@ -8,6 +8,16 @@
  * load-shared under the id "ovs-psk-NAME"; the local private key with
  * load-key; certificates travel inside each connection.
  *
+ * Certificates reach charon only as OpenSSL re-encoded them from what it
+ * parsed, never as the bytes of the file: a file that holds a private key
+ * next to the certificate (a common "combined PEM") must not send the key
+ * in a connection's "certs", where nothing redacts it.  Our certificate
+ * and options:remote_cert contribute their first certificate (the one the
+ * monitor checked); other_config:ca_cert may be a bundle, each CA its own
+ * "cacerts" item.  A VICI value holds at most 65535 bytes, so a larger
+ * certificate is refused, naming the column, and so is a CA bundle too
+ * large for a load-conn message.
+ *
  * Owns: the VICI client, its copy of every applied tunnel, the global
  * credentials, and a cache of charon's IKE and CHILD SAs of our own
  * connections, kept current from ike-updown/child-updown/ike-rekey/
@@ -37,6 +47,26 @@
  *    that is not in swanctl.conf.  Reconcile therefore checks all three
  *    (list-conns, get-shared, get-keys) and reloads what is missing.
  *  - initiate and terminate with timeout -1 answer at once.
+ *
+ * Reconcile unloads connections that nobody asked for, but only those
+ * that are unmistakably ours: the operator may have connections of their
+ * own in swanctl.conf, and strongSwan's transport-mode example
+ * ("host-host", with a child of the same name) has our naming.  Ours are
+ * IKEv2 with one local and one literal remote address, and children in
+ * transport mode with exactly the traffic selectors we load, as charon
+ * 5.9 lists them: for GRE one child NAME with local-ts and remote-ts
+ * "dynamic[gre]"; for geneve (vxlan) NAME-in with local-ts
+ * "dynamic[udp/6081]" ("dynamic[udp/4789]") and remote-ts "dynamic[udp]",
+ * and NAME-out the other way round.  No other option can change those
+ * (stroke-map refuses the ipsec_* options that would), so nothing we load
+ * escapes the test, and an operator's connection passes it only if it is
+ * shaped exactly like an OVS tunnel.  Shared secrets "ovs-psk-NAME" that
+ * no PSK tunnel wants are unloaded too; nobody else uses that prefix.
+ *
+ * After cleanup() (exit without --no-cleanup) nothing is loaded again:
+ * tunnel_apply(), set_global() and reconcile() return -ECANCELED, and a
+ * private key whose load-key was in flight is unloaded when charon
+ * answers, so that charon is left without anything of ours.
  *
  * The outbound child (NAME-out, or NAME for the GRE end with the lower
  * address) is initiated once its connection is loaded and a list-sas
@@ -90,6 +120,12 @@ LOG_MODULE(strongswan);
  * two of each (two while rekeying). */
 #define MAX_IKE_SAS_PER_CONN 8
 #define MAX_CHILD_SAS_PER_IKE_SA 16
+/* Largest VICI value, e.g. one certificate in PEM form. */
+#define VICI_VALUE_MAX 65535
+/* Most bytes of CA certificates in PEM form that a load-conn carries: the
+ * rest (our certificate, at most VICI_VALUE_MAX, and the settings) must
+ * fit in a VICI_MAX_PACKET message with room to spare. */
+#define CA_BUNDLE_MAX (256 * 1024)
 
 static const char *const vici_events[] = {
     "ike-updown", "child-updown", "ike-rekey", "child-rekey", NULL
@@ -109,7 +145,8 @@ struct ss_tunnel {
     struct secret *psk;             /* PSK mode. */
     char *local_name;               /* Certificate modes: identities. */
     char *remote_name;
-    char *remote_cert_pem;          /* TUNNEL_AUTH_PEER_CERT. */
+    char *remote_cert_pem;          /* TUNNEL_AUTH_PEER_CERT: the peer's
+                                     * certificate, re-encoded. */
     struct stroke_map opts;         /* Translated ipsec_* options. */
     bool initiator;                 /* We start the outbound child. */
     char *conf_error;               /* Set by tunnel_apply() when the
@@ -186,10 +223,13 @@ struct ike_strongswan {
     struct hmap new_sas;            /* list-sas being collected. */
     unsigned int n_list_sas;        /* list-sas requests in flight. */
 
-    /* Global credentials. */
+    /* Global credentials.  Certificates are PEM re-encoded by OpenSSL. */
     char *cert_pem;                 /* Local certificate, or NULL. */
-    char *ca_pem;                   /* CA certificate, or NULL. */
+    char **ca_pems;                 /* CA certificates, 'n_ca_pems'. */
+    size_t n_ca_pems;
     struct secret *key_pem;         /* Local private key, or NULL. */
+    char *key_path;                 /* other_config:private_key, for
+                                     * messages; NULL if no key. */
     char *local_name;               /* CN of the local certificate. */
     char *global_error;             /* Why there is no key, or NULL. */
     char *key_id;                   /* charon's id of our key, or NULL. */
@@ -233,6 +273,7 @@ struct ss_req {
 };
 
 static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
+static void pems_free__(char **pems, size_t n);
 static void list_sas__(struct ike_strongswan *);
 static void withdraw__(struct ike_strongswan *, const char *name,
                        bool psk);
@@ -245,6 +286,11 @@ ike_strongswan_cast(const struct ike_backend *up)
 
 /* Names. */
 
+/* The traffic selector of any UDP port, for the far end of a geneve or
+ * vxlan child: the sender may pick any source port. */
+#define UDP_ANY_TS "dynamic[udp]"
+
+/* The traffic selector of the tunnel protocol 'type' on this end. */
 static const char *
 tunnel_proto_ts__(enum tunnel_type type)
 {
@@ -293,6 +339,21 @@ names_contain__(const struct hmap *names, const char *name)
         }
     }
     return false;
+}
+
+static void
+names_remove__(struct hmap *names, const char *name)
+{
+    struct ss_name *n;
+
+    HMAP_FOR_EACH_WITH_HASH (n, node, hash_string(name, 0), names) {
+        if (!strcmp(n->name, name)) {
+            hmap_remove(names, &n->node);
+            free(n->name);
+            free(n);
+            return;
+        }
+    }
 }
 
 static void
@@ -960,7 +1021,10 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
          * may have changed before the monitor re-applies the tunnel. */
         const char *id = ss->local_name ? ss->local_name : t->local_name;
         if (id) {
-            vici_add_kv(b, "id", id);
+            /* "fqdn:" so that charon matches the certificate's DNS
+             * subjectAltName whatever the CN holds: a bare "NAME id:UUID"
+             * (upstream ovs-pki's default CN) would parse as a key id. */
+            vici_add_kv_fmt(b, "id", "fqdn:%s", id);
         }
         if (ss->cert_pem && with_certs) {
             add_list1__(b, "certs", ss->cert_pem);
@@ -971,13 +1035,21 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
 
     vici_begin_section(b, "remote");
     vici_add_kv(b, "auth", psk ? "psk" : "pubkey");
-    vici_add_kv(b, "id", psk ? t->remote_ip : t->remote_name);
+    if (psk) {
+        vici_add_kv(b, "id", t->remote_ip);
+    } else {
+        vici_add_kv_fmt(b, "id", "fqdn:%s", t->remote_name);
+    }
     if (!with_certs) {
         /* Left out of the digest. */
     } else if (t->auth == TUNNEL_AUTH_PEER_CERT && t->remote_cert_pem) {
         add_list1__(b, "certs", t->remote_cert_pem);
-    } else if (t->auth == TUNNEL_AUTH_CA && ss->ca_pem) {
-        add_list1__(b, "cacerts", ss->ca_pem);
+    } else if (t->auth == TUNNEL_AUTH_CA && ss->n_ca_pems) {
+        vici_begin_list(b, "cacerts");
+        for (size_t i = 0; i < ss->n_ca_pems; i++) {
+            vici_list_item(b, ss->ca_pems[i]);
+        }
+        vici_end_list(b);
     }
     add_settings__(b, &t->opts, STROKE_REMOTE);
     vici_end_section(b);
@@ -989,8 +1061,8 @@ build_load_conn__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
     } else {
         char *in = xasprintf("%s-in", t->name);
         char *out = xasprintf("%s-out", t->name);
-        add_child__(ss, b, t, in, ts, "dynamic[udp]");
-        add_child__(ss, b, t, out, "dynamic[udp]", ts);
+        add_child__(ss, b, t, in, ts, UDP_ANY_TS);
+        add_child__(ss, b, t, out, UDP_ANY_TS, ts);
         free(in);
         free(out);
     }
@@ -1019,7 +1091,11 @@ build_load_shared__(const struct ss_tunnel *t)
 }
 
 /* Stores in 'digest' the SHA-256 of what loading 't' puts in charon,
- * certificates aside: the load-conn message and the PSK. */
+ * certificates aside: the load-conn message, the PSK and the
+ * authentication mode.  The mode stands in for the certificates: moving
+ * from a pinned peer certificate to any peer the CA vouches for (or back)
+ * changes whom the SAs were authenticated against, even with the same
+ * remote_name, whereas a rotated certificate does not. */
 static void
 tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
                 uint8_t digest[32])
@@ -1042,8 +1118,9 @@ tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
     if (psk_size) {
         memcpy(buf + size, psk, psk_size);
     }
-    x509_sha256(buf, size + psk_size, digest);
-    memzero_explicit(buf, size + psk_size);
+    buf[size + psk_size] = t->auth;
+    x509_sha256(buf, size + psk_size + 1, digest);
+    memzero_explicit(buf, size + psk_size + 1);
     free(buf);
     vici_packet_free(packet, size);
 }
@@ -1057,7 +1134,9 @@ load_send_failed__(struct ss_tunnel *t, const char *what, int error)
         t->error = error;
         t->why = xasprintf("%s: %s", what,
                            error == -ENOTCONN ? "not connected to charon"
-                           : error == -EINVAL ? "request too large"
+                           : error == -EINVAL
+                           ? "request exceeds VICI's limits (512 KiB per "
+                             "message, 65535 bytes per value)"
                            : ovsec_strerror(error));
         t->refused = error != -ENOTCONN;
     }
@@ -1162,11 +1241,26 @@ load_key_done__(void *ss_, int error, const struct vici_msg *reply)
     if (ss->destroying || error == -ECONNRESET || error == -ECANCELED) {
         return;                 /* Reloaded on reconnect. */
     }
+    if (ss->cleaning) {
+        /* cleanup() ran while charon was loading it: take it out again,
+         * since nothing else will. */
+        const char *id = (!error && vici_msg_success(reply)
+                          ? vici_node_get_str(&reply->root, "id") : NULL);
+        if (id && ss->connected) {
+            unload_key__(ss, id);
+        }
+        return;
+    }
     if (!error && !vici_msg_success(reply)) {
         const char *errmsg = vici_msg_errmsg(reply);
-        key_error = xasprintf("load-key: %s", errmsg ? errmsg : "failed");
+        key_error = xasprintf("Open_vSwitch: other_config:private_key: "
+                              "%s: load-key: %s",
+                              ss->key_path ? ss->key_path : "?",
+                              errmsg ? errmsg : "failed");
     } else if (error) {
-        key_error = xasprintf("load-key: %s",
+        key_error = xasprintf("Open_vSwitch: other_config:private_key: "
+                              "%s: load-key: %s",
+                              ss->key_path ? ss->key_path : "?",
                               error == -ETIMEDOUT
                               ? "charon did not answer in time"
                               : ovsec_strerror(error));
@@ -1365,8 +1459,12 @@ on_connection__(void *ss_, bool connected)
     names_clear__(&ss->seen_shared);
     sas_clear__(&ss->new_sas);
     if (!connected) {
-        LOG_WARN("lost connection to charon at %s; will reload every "
-                 "tunnel when it is back", ss->opts.vici);
+        /* One line for all tunnels: each still gets its tunnel_done, but
+         * a thousand of them must not each log why. */
+        size_t n = hmap_count(&ss->tunnels);
+        LOG_WARN("lost connection to charon at %s; %zu tunnel%s will be "
+                 "reloaded when it is back", ss->opts.vici, n,
+                 n == 1 ? "" : "s");
         sas_clear__(&ss->sas);
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
             bool was_pending = t->loaded || t->n_inflight;
@@ -1374,7 +1472,8 @@ on_connection__(void *ss_, bool connected)
             t->n_inflight = 0;
             t->want_initiate = false;
             t->load_seq = ++ss->load_seq;
-            if (was_pending || !t->error) {
+            /* After cleanup() nothing of ours is meant to be there. */
+            if (!ss->cleaning && (was_pending || !t->error)) {
                 ss->hooks.tunnel_done(ss->hooks.aux, t->name, t->version,
                                       -ENOTCONN,
                                       "lost the connection to charon");
@@ -1408,6 +1507,8 @@ on_connection__(void *ss_, bool connected)
 static void
 on_event__(void *ss_, const struct vici_msg *ev)
 {
+    /* A peer decides how often its SAs come and go. */
+    static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(60, 60);
     struct ike_strongswan *ss = ss_;
     const struct vici_node *root = &ev->root;
     const char *up = vici_node_get_str(root, "up");
@@ -1431,8 +1532,8 @@ on_event__(void *ss_, const struct vici_msg *ev)
                 sa_remove__(&ss->sas, n->key, uniqueid);
                 schedule_retry__(ss, ss_tunnel_find(ss, n->key));
             }
-            LOG_INFO("%s: IKE SA %s %s", n->key, uniqueid ? uniqueid : "?",
-                     is_up ? "up" : "down");
+            LOG_INFO_RL(&rl, "%s: IKE SA %s %s", n->key,
+                        uniqueid ? uniqueid : "?", is_up ? "up" : "down");
         } else if (!strcmp(ev->name, "child-updown")) {
             struct ss_tunnel *t = ss_tunnel_find(ss, n->key);
             char *out = out_child_name__(t);
@@ -1452,8 +1553,8 @@ on_event__(void *ss_, const struct vici_msg *ev)
                         schedule_retry__(ss, t);
                     }
                 }
-                LOG_INFO("%s: CHILD SA %s %s", n->key,
-                         cname ? cname : "?", is_up ? "up" : "down");
+                LOG_INFO_RL(&rl, "%s: CHILD SA %s %s", n->key,
+                            cname ? cname : "?", is_up ? "up" : "down");
             }
             free(out);
         } else if (!strcmp(ev->name, "ike-rekey")) {
@@ -1575,8 +1676,9 @@ ss_destroy(struct ike_backend *up)
     names_clear__(&ss->seen_shared);
     hmap_destroy(&ss->seen_shared);
     free(ss->cert_pem);
-    free(ss->ca_pem);
+    pems_free__(ss->ca_pems, ss->n_ca_pems);
     secret_destroy(ss->key_pem);
+    free(ss->key_path);
     free(ss->local_name);
     free(ss->global_error);
     free(ss->key_id);
@@ -1651,25 +1753,114 @@ ss_check_tunnel(const struct ike_backend *up OVS_UNUSED__,
     return error;
 }
 
-/* Reads file 'path' into a new string in '*ret' and its size in
- * '*ret_size'.  Returns NULL or a new error message naming 'what'. */
-static char *
-read_pem__(const char *what, const char *path, char **ret, size_t *ret_size)
-{
-    char *why = NULL;
-    size_t size = 0;
+/* Certificates. */
 
-    *ret = NULL;
-    if (x509_read_file(path, ret, &size, &why)) {
-        char *msg = xasprintf("%s: %s", what, why);
-        free(why);
-        *ret = NULL;
-        return msg;
+/* Frees the 'n' strings in 'pems' and the array.  NULL ok. */
+static void
+pems_free__(char **pems, size_t n)
+{
+    for (size_t i = 0; pems && i < n; i++) {
+        free(pems[i]);
     }
-    if (ret_size) {
-        *ret_size = size;
+    free(pems);
+}
+
+static bool
+pems_equal__(char *const *a, size_t n_a, char *const *b, size_t n_b)
+{
+    if (n_a != n_b) {
+        return false;
     }
-    return NULL;
+    for (size_t i = 0; i < n_a; i++) {
+        if (strcmp(a[i], b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads the certificates in file 'path', the value of column 'column'
+ * (e.g. "options:remote_cert"), and stores them in PEM form, as OpenSSL
+ * re-encodes them, in a new array '*ret_pems' of '*ret_n' strings: the
+ * first certificate only, unless 'bundle', in which case all of them,
+ * each of which must then be a CA.  Nothing of the file but certificates
+ * comes out.  Returns NULL, or a new message naming the column, the path
+ * and the reason (the array is then empty); the caller frees it. */
+static char *
+read_certs__(const char *column, const char *path, bool bundle,
+             char ***ret_pems, size_t *ret_n)
+{
+    X509 **certs = NULL;
+    size_t n_certs = 0;
+    char **pems = NULL;
+    size_t n = 0;
+    size_t total = 0;
+    char *why = NULL;
+    char *msg = NULL;
+
+    *ret_pems = NULL;
+    *ret_n = 0;
+    if (x509_certs_load(path, &certs, &n_certs, &why)) {
+        msg = xasprintf("%s: %s", column, why);
+        goto out;
+    }
+    pems = xcalloc(n_certs, sizeof *pems);
+    for (n = 0; n < (bundle ? n_certs : 1); n++) {
+        size_t size;
+
+        if (bundle && !x509_cert_is_ca(certs[n])) {
+            char *subject = x509_cert_subject(certs[n]);
+            msg = xasprintf("%s: %s: certificate %zu (%s) is not a CA "
+                            "certificate (no basicConstraints CA:TRUE)",
+                            column, path, n + 1, subject);
+            free(subject);
+            goto out;
+        }
+        pems[n] = x509_cert_to_pem(certs[n], &size);
+        if (size > VICI_VALUE_MAX) {
+            char *which = (bundle ? xasprintf("certificate %zu", n + 1)
+                           : xstrdup("the certificate"));
+            msg = xasprintf("%s: %s: %s takes %zu bytes in PEM form, more "
+                            "than the %d bytes that a VICI value can hold",
+                            column, path, which, size, VICI_VALUE_MAX);
+            free(which);
+            n++;
+            goto out;
+        }
+        total += size;
+    }
+    if (total > CA_BUNDLE_MAX) {
+        msg = xasprintf("%s: %s: %zu certificates take %zu bytes in PEM "
+                        "form, more than the %d bytes that ovsec sends "
+                        "with each connection", column, path, n, total,
+                        CA_BUNDLE_MAX);
+    }
+
+out:
+    if (msg) {
+        pems_free__(pems, n);
+    } else {
+        *ret_pems = pems;
+        *ret_n = n;
+    }
+    x509_certs_free(certs, n_certs);
+    free(why);
+    return msg;
+}
+
+/* Reads the first certificate in file 'path', the value of 'column', into
+ * a new string in '*ret', as read_certs__().  Returns NULL or a new error
+ * message. */
+static char *
+read_cert__(const char *column, const char *path, char **ret)
+{
+    char **pems;
+    size_t n;
+    char *why = read_certs__(column, path, false, &pems, &n);
+
+    *ret = n ? pems[0] : NULL;
+    free(pems);
+    return why;
 }
 
 /* Reads the private key at 'path' into a new secret in '*ret'.  Returns
@@ -1679,60 +1870,81 @@ read_key__(const char *path, struct secret **ret)
 {
     size_t size = 0;
     char *data;
-    char *why = read_pem__("other_config:private_key", path, &data, &size);
+    char *why = NULL;
 
     *ret = NULL;
-    if (!why) {
-        *ret = secret_create(data, size);
-        memzero_explicit(data, size);
-        free(data);
+    if (x509_read_file(path, &data, &size, &why)) {
+        char *msg = xasprintf("Open_vSwitch: other_config:private_key: %s",
+                              why);
+        free(why);
+        return msg;
     }
-    return why;
+    *ret = secret_create(data, size);
+    memzero_explicit(data, size);
+    free(data);
+    return NULL;
 }
 
 static int
 ss_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
-    char *cert_pem = NULL, *ca_pem = NULL, *why = NULL;
+    char **ca_pems = NULL;
+    size_t n_ca_pems = 0;
+    char *cert_pem = NULL;
     struct secret *key = NULL;
+    char *why = NULL;
     struct ss_tunnel *t;
 
+    if (ss->cleaning) {
+        return -ECANCELED;
+    }
     if (g->cert_error) {
         why = xstrdup(g->cert_error);
     } else if (g->certificate && g->private_key) {
-        why = read_pem__("other_config:certificate", g->certificate,
-                         &cert_pem, NULL);
+        why = read_cert__("Open_vSwitch: other_config:certificate",
+                          g->certificate, &cert_pem);
         if (!why) {
             why = read_key__(g->private_key, &key);
         }
         if (!why && g->ca_cert) {
-            why = read_pem__("other_config:ca_cert", g->ca_cert, &ca_pem,
-                             NULL);
+            why = read_certs__("Open_vSwitch: other_config:ca_cert",
+                               g->ca_cert, true, &ca_pems, &n_ca_pems);
         }
     }
     if (why) {
+        /* The monitor logged its own errors (cert_error); these are
+         * ours. */
+        if (!g->cert_error && !nullable_string_equal(why, ss->global_error)) {
+            LOG_WARN("%s", why);
+        }
         free(cert_pem);
-        free(ca_pem);
+        pems_free__(ca_pems, n_ca_pems);
         secret_destroy(key);
-        cert_pem = ca_pem = NULL;
+        cert_pem = NULL;
+        ca_pems = NULL;
+        n_ca_pems = 0;
         key = NULL;
     }
 
     bool certs_changed = (!nullable_string_equal(cert_pem, ss->cert_pem)
-                          || !nullable_string_equal(ca_pem, ss->ca_pem)
+                          || !pems_equal__(ca_pems, n_ca_pems, ss->ca_pems,
+                                           ss->n_ca_pems)
                           || !nullable_string_equal(g->local_name,
                                                     ss->local_name));
     bool key_changed = !secret_equal(key, ss->key_pem);
 
     free(ss->cert_pem);
-    free(ss->ca_pem);
+    pems_free__(ss->ca_pems, ss->n_ca_pems);
     free(ss->local_name);
     free(ss->global_error);
+    free(ss->key_path);
     ss->cert_pem = cert_pem;
-    ss->ca_pem = ca_pem;
+    ss->ca_pems = ca_pems;
+    ss->n_ca_pems = n_ca_pems;
     ss->local_name = key ? nullable_xstrdup(g->local_name) : NULL;
     ss->global_error = why;
+    ss->key_path = key ? xstrdup(g->private_key) : NULL;
 
     if (key_changed) {
         secret_destroy(ss->key_pem);
@@ -1752,7 +1964,7 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
     }
     secret_destroy(key);
 
-    if (certs_changed && !ss->cleaning) {
+    if (certs_changed) {
         /* The certificates travel inside the connections. */
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
             if (t->auth != TUNNEL_AUTH_PSK && (t->loaded || t->n_inflight)) {
@@ -1772,6 +1984,9 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 
     if (!c) {
         return -EINVAL;
+    }
+    if (ss->cleaning) {
+        return -ECANCELED;
     }
     t = ss_tunnel_find(ss, tun->name);
     if (!t) {
@@ -1810,8 +2025,8 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
     t->conf_error = stroke_map_translate(tun->name, &c->ipsec_options,
                                          &t->opts);
     if (!t->conf_error && c->auth == TUNNEL_AUTH_PEER_CERT) {
-        t->conf_error = read_pem__("options:remote_cert", c->remote_cert,
-                                   &t->remote_cert_pem, NULL);
+        t->conf_error = read_cert__("options:remote_cert", c->remote_cert,
+                                    &t->remote_cert_pem);
     }
     load_tunnel__(ss, t);
     return 0;
@@ -1838,35 +2053,83 @@ ss_tunnel_remove(struct ike_backend *up, const char *name)
 
 /* Reconcile. */
 
-/* True if the list-conn entry 'n' has the shape of a connection this
- * backend makes: one child named like the connection, or two named
- * NAME-in and NAME-out, all in transport mode. */
+/* Returns the string in the list 'key' of section 'n' if the list holds
+ * exactly one, otherwise NULL. */
+static const char *
+list_single__(const struct vici_node *n, const char *key)
+{
+    const struct vici_node *list = vici_node_get(n, key);
+
+    return (list && list->type == VICI_NODE_LIST && list->n_children == 1
+            ? vici_node_str(list->children[0]) : NULL);
+}
+
+static bool
+is_ip_literal__(const char *s)
+{
+    unsigned char addr[16];
+
+    return s && (inet_pton(AF_INET, s, addr) == 1
+                 || inet_pton(AF_INET6, s, addr) == 1);
+}
+
+/* True if 'c', in the list-conn entry of connection 'conn', is the child
+ * 'conn' + 'suffix' in transport mode with exactly the traffic selectors
+ * 'local_ts' and 'remote_ts'. */
+static bool
+child_is__(const struct vici_node *c, const char *conn, const char *suffix,
+           const char *local_ts, const char *remote_ts)
+{
+    size_t len = strlen(conn);
+    const char *mode = vici_node_get_str(c, "mode");
+    const char *lts = list_single__(c, "local-ts");
+    const char *rts = list_single__(c, "remote-ts");
+
+    return (c->type == VICI_NODE_SECTION && c->key
+            && !strncmp(c->key, conn, len) && !strcmp(c->key + len, suffix)
+            && mode && !strcmp(mode, "TRANSPORT")
+            && lts && !strcmp(lts, local_ts)
+            && rts && !strcmp(rts, remote_ts));
+}
+
+/* True if the list-conn entry 'n' is shaped exactly like a connection
+ * this backend loads (see the comment at the top of the file): reconcile
+ * unloads such a connection when no tunnel asks for it, so anything an
+ * operator may have loaded must fail this test. */
 static bool
 conn_looks_ours__(const struct vici_node *n)
 {
+    static const enum tunnel_type udp_types[] = {
+        TUNNEL_GENEVE, TUNNEL_VXLAN,
+    };
     const struct vici_node *children = vici_node_get(n, "children");
-    size_t len = strlen(n->key);
+    const char *version = vici_node_get_str(n, "version");
 
-    if (!children || children->type != VICI_NODE_SECTION
-        || !children->n_children || children->n_children > 2) {
+    if (!version || strcmp(version, "IKEv2")
+        || !list_single__(n, "local_addrs")
+        || !is_ip_literal__(list_single__(n, "remote_addrs"))
+        || !children || children->type != VICI_NODE_SECTION) {
         return false;
     }
-    for (size_t i = 0; i < children->n_children; i++) {
-        const struct vici_node *c = children->children[i];
-        const char *mode = vici_node_get_str(c, "mode");
-        if (c->type != VICI_NODE_SECTION || !c->key || !mode
-            || strcmp(mode, "TRANSPORT")
-            || strncmp(c->key, n->key, len)
-            || (children->n_children == 1 && strcmp(c->key + len, ""))
-            || (children->n_children == 2
-                && strcmp(c->key + len, "-in")
-                && strcmp(c->key + len, "-out"))) {
-            return false;
+    if (children->n_children == 1) {
+        const char *ts = tunnel_proto_ts__(TUNNEL_GRE);
+        return child_is__(children->children[0], n->key, "", ts, ts);
+    }
+    if (children->n_children != 2) {
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(udp_types); i++) {
+        const char *ts = tunnel_proto_ts__(udp_types[i]);
+        for (size_t j = 0; j < 2; j++) {
+            const struct vici_node *in = children->children[j];
+            const struct vici_node *out = children->children[!j];
+            if (child_is__(in, n->key, "-in", ts, UDP_ANY_TS)
+                && child_is__(out, n->key, "-out", UDP_ANY_TS, ts)) {
+                return true;
+            }
         }
     }
-    return children->n_children == 1
-           || strcmp(children->children[0]->key,
-                     children->children[1]->key);
+    return false;
 }
 
 static void
@@ -1940,11 +2203,32 @@ reconcile_decide__(struct ike_strongswan *ss)
         }
     }
     /* Unload connections of ours that nobody wants any more (left by a
-     * tunnel deleted while we were not running or not connected). */
+     * tunnel deleted while we were not running or not connected), with
+     * their PSKs if charon holds them. */
     HMAP_FOR_EACH (n, node, &ss->seen_conns) {
         if (n->ours && !ss_tunnel_find(ss, n->name)) {
+            char *id = xasprintf(PSK_ID_PREFIX "%s", n->name);
+            bool psk = (!ss->rc_shared_ok
+                        || names_contain__(&ss->seen_shared, id));
             LOG_INFO("%s: unloading stale connection from charon", n->name);
-            withdraw__(ss, n->name, true);
+            withdraw__(ss, n->name, psk);
+            if (psk) {
+                names_remove__(&ss->seen_shared, id);
+            }
+            free(id);
+        }
+    }
+    /* And PSKs of ours that no PSK tunnel wants, left without their
+     * connection.  Nobody else names a shared secret "ovs-psk-...". */
+    HMAP_FOR_EACH (n, node, &ss->seen_shared) {
+        size_t len = strlen(PSK_ID_PREFIX);
+        if (!strncmp(n->name, PSK_ID_PREFIX, len) && n->name[len]) {
+            const char *name = n->name + len;
+            t = ss_tunnel_find(ss, name);
+            if (!t || t->auth != TUNNEL_AUTH_PSK) {
+                LOG_INFO("%s: unloading stale PSK from charon", name);
+                unload_shared__(ss, name);
+            }
         }
     }
 
@@ -2020,10 +2304,13 @@ ss_reconcile(struct ike_backend *up)
     struct ike_strongswan *ss = ike_strongswan_cast(up);
     int error;
 
+    if (ss->cleaning) {
+        return -ECANCELED;
+    }
     if (!ss->connected) {
         return -ENOTCONN;
     }
-    if (ss->reconciling || ss->cleaning) {
+    if (ss->reconciling) {
         return 0;
     }
     names_clear__(&ss->seen_conns);
@@ -2106,6 +2393,50 @@ ss_show_tunnel(const struct ike_backend *up, const char *name,
             }
         }
     }
+}
+
+/* True if a CHILD SA named 'child' of connection 'name' is INSTALLED. */
+static bool
+child_installed__(const struct ike_strongswan *ss, const char *name,
+                  const char *child)
+{
+    struct ss_ike_sa *sa;
+
+    HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(name, 0), &ss->sas) {
+        if (strcmp(sa->conn, name)) {
+            continue;
+        }
+        for (size_t i = 0; i < sa->n_children; i++) {
+            const struct ss_child_sa *c = &sa->children[i];
+            if (c->name && !strcmp(c->name, child) && c->state
+                && !strcmp(c->state, "INSTALLED")) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool
+ss_tunnel_is_up(const struct ike_backend *up, const char *name)
+{
+    const struct ike_strongswan *ss = ike_strongswan_cast(up);
+    const struct ss_tunnel *t = ss_tunnel_find(ss, name);
+
+    if (!t || !ss->connected) {
+        return false;
+    }
+    if (t->type == TUNNEL_GRE) {
+        return child_installed__(ss, name, name);
+    }
+
+    char *in = xasprintf("%s-in", name);
+    char *out = xasprintf("%s-out", name);
+    bool is_up = child_installed__(ss, name, in)
+                 && child_installed__(ss, name, out);
+    free(in);
+    free(out);
+    return is_up;
 }
 
 static void
@@ -2320,6 +2651,7 @@ const struct ike_backend_class ike_strongswan_class = {
     .tunnel_remove = ss_tunnel_remove,
     .reconcile = ss_reconcile,
     .show_tunnel = ss_show_tunnel,
+    .tunnel_is_up = ss_tunnel_is_up,
     .show_summary = ss_show_summary,
     .query_status = ss_query_status,
     .cleanup = ss_cleanup,

@@ -83,11 +83,14 @@ struct ike_backend_class {
                           const struct tunnel *t);
 
     /* Sets the global credentials (local certificate, key, CA).  Reloads
-     * them without tearing down established SAs.  Returns 0 or -errno. */
+     * them without tearing down established SAs.  Returns 0 or -errno;
+     * -ECANCELED after cleanup(). */
     int (*set_global)(struct ike_backend *, const struct global_conf *);
 
     /* Adds or replaces tunnel 't' (its conf must be non-NULL and checked)
-     * at 't->version'.  Result via hooks->tunnel_done. */
+     * at 't->version'.  Result via hooks->tunnel_done.  Returns 0 or
+     * -errno; -ECANCELED after cleanup(), with nothing loaded and no
+     * tunnel_done to come. */
     int (*tunnel_apply)(struct ike_backend *, const struct tunnel *t);
 
     /* Removes tunnel 'name': unloads its connections and credentials.
@@ -96,7 +99,8 @@ struct ike_backend_class {
 
     /* Compares the daemon's connections with what was applied; reloads
      * what is missing or stale, unloads what nobody asked for, brings up
-     * what went down.  Returns 0 or -errno. */
+     * what went down.  Returns 0 or -errno; -ECANCELED after
+     * cleanup(). */
     int (*reconcile)(struct ike_backend *);
 
     /* Appends the IKE part of "tunnels/show" for tunnel 'name': its
@@ -117,8 +121,11 @@ struct ike_backend_class {
      * called). */
     int (*query_status)(struct ike_backend *, ike_status_cb *cb, void *aux);
 
-    /* Unloads everything the backend loaded (exit without --no-cleanup).
-     * Returns 0 or -errno; done() tells when it finished. */
+    /* Unloads everything the backend loaded (exit without --no-cleanup)
+     * and leaves the daemon's other connections alone.  From then on the
+     * backend loads nothing again: tunnel_apply(), set_global() and
+     * reconcile() return -ECANCELED.  Returns 0 or -errno; idle() tells
+     * when it finished. */
     int (*cleanup)(struct ike_backend *);
 
     /* True when no request is in flight (cleanup finished). */

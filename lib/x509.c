@@ -276,6 +276,98 @@ x509_cert_load(const char *path, X509 **ret,
     return error;
 }
 
+void
+x509_certs_free(X509 **certs, size_t n)
+{
+    if (certs) {
+        for (size_t i = 0; i < n; i++) {
+            X509_free(certs[i]);
+        }
+        free(certs);
+    }
+}
+
+int
+x509_certs_from_pem(const void *data, size_t size, const char *what,
+                    X509 ***ret_certs, size_t *ret_n, char **ret_why)
+{
+    X509 **certs = NULL;
+    size_t n = 0, cap = 0;
+    int error = 0;
+    BIO *bio;
+
+    *ret_certs = NULL;
+    *ret_n = 0;
+    clear_why__(ret_why);
+    ERR_clear_error();
+
+    if (size > INT_MAX) {
+        set_why__(ret_why, xasprintf("%s: too large", what));
+        return -EFBIG;
+    }
+    bio = BIO_new_mem_buf(data, size);
+    if (!bio) {
+        out_of_memory();
+    }
+    for (;;) {
+        /* Skips PEM blocks of other types, such as a private key. */
+        X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (!cert) {
+            unsigned long e = ERR_peek_last_error();
+
+            /* Running out of input is the normal end, after at least one
+             * certificate. */
+            if (!n || ERR_GET_LIB(e) != ERR_LIB_PEM
+                || ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
+                error = -EINVAL;
+                set_why__(ret_why,
+                          n ? x509_why_openssl("%s: certificate %zu is not "
+                                               "valid", what, n + 1)
+                            : x509_why_openssl("%s: no valid PEM "
+                                               "certificate", what));
+            }
+            break;
+        }
+        if (n >= cap) {
+            cap = cap ? 2 * cap : 4;
+            certs = xrealloc(certs, cap * sizeof *certs);
+        }
+        certs[n++] = cert;
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+
+    if (error) {
+        x509_certs_free(certs, n);
+    } else {
+        *ret_certs = certs;
+        *ret_n = n;
+    }
+    return error;
+}
+
+int
+x509_certs_load(const char *path, X509 ***ret_certs, size_t *ret_n,
+                char **ret_why)
+{
+    char *data;
+    size_t size;
+    int error;
+
+    *ret_certs = NULL;
+    *ret_n = 0;
+    error = x509_read_file(path, &data, &size, ret_why);
+    if (error) {
+        return error;
+    }
+    error = x509_certs_from_pem(data, size, path, ret_certs, ret_n,
+                                ret_why);
+    /* The file may hold a private key next to the certificates. */
+    memzero_explicit(data, size);
+    free(data);
+    return error;
+}
+
 /* PEM passphrase callback: never prompt, just note that a passphrase was
  * wanted so that the error can say so. */
 static int

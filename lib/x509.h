@@ -75,6 +75,26 @@ int x509_cert_from_pem(const void *data, size_t size, const char *what,
 int x509_cert_load(const char *path, X509 **ret,
                    uint8_t ret_digest[X509_DIGEST_SIZE], char **ret_why);
 
+/* Parses every certificate in the 'size' bytes of PEM text at 'data', in
+ * order; PEM blocks of other types (a private key, say) are skipped, so
+ * that nothing but certificates comes out.  'what' names the source in
+ * messages.  On success returns 0 and stores in '*ret_certs' a new array
+ * of '*ret_n' (at least 1) certificates; free it with x509_certs_free().
+ * Returns -EINVAL if there is no certificate or one of them cannot be
+ * parsed ("WHAT: certificate 2 is not valid: REASON" in '*ret_why'), or
+ * -EFBIG if 'size' exceeds INT_MAX. */
+int x509_certs_from_pem(const void *data, size_t size, const char *what,
+                        X509 ***ret_certs, size_t *ret_n, char **ret_why);
+
+/* Reads file 'path' and parses all its certificates, as x509_read_file()
+ * and x509_certs_from_pem().  The file contents are zeroed before they are
+ * freed, since the file may also hold a private key. */
+int x509_certs_load(const char *path, X509 ***ret_certs, size_t *ret_n,
+                    char **ret_why);
+
+/* Frees the 'n' certificates in 'certs' and the array.  NULL ok. */
+void x509_certs_free(X509 **certs, size_t n);
+
 /* Parses the first private key of any type (RSA, EC, Ed25519, ...) in
  * the 'size' bytes of PEM text at 'data', in PKCS#8 or the traditional
  * per-algorithm format.  Encrypted keys are refused with -EINVAL (the

@@ -80,6 +80,9 @@ struct monitor {
                                      * certificate, key and CA files. */
     long long int next_reconcile;   /* Ask the backend to reconcile. */
     long long int reconcile_ms;     /* Interval. */
+    bool cleaning;                  /* monitor_cleanup() was called: hand
+                                     * nothing more to the backend, which
+                                     * would refuse it (-ECANCELED). */
 
     struct monitor_stats stats;
 };
@@ -702,13 +705,14 @@ monitor_run(struct monitor *m)
     }
 
     uint64_t seqno = ovsdb_client_get_seqno(m->ovsdb);
-    if (seqno != m->ovsdb_seqno && ovsdb_client_has_snapshot(m->ovsdb)) {
+    if (seqno != m->ovsdb_seqno && ovsdb_client_has_snapshot(m->ovsdb)
+        && !m->cleaning) {
         m->ovsdb_seqno = seqno;
         process_ovsdb__(m);
     }
 
     long long int now = time_msec();
-    if (m->global_known && now >= m->next_file_check) {
+    if (m->global_known && now >= m->next_file_check && !m->cleaning) {
         m->next_file_check = now + FILE_CHECK_MS;
         check_files__(m, false);
     }
@@ -720,7 +724,8 @@ monitor_run(struct monitor *m)
 
     /* Reconciling unloads connections OVSDB does not ask for, so it must
      * wait until the replica says what OVSDB asks for. */
-    if (now >= m->next_reconcile && ovsdb_client_has_snapshot(m->ovsdb)) {
+    if (now >= m->next_reconcile && ovsdb_client_has_snapshot(m->ovsdb)
+        && !m->cleaning) {
         m->next_reconcile = now + m->reconcile_ms;
         retry_failed__(m);
         m->ike->class->reconcile(m->ike);
@@ -732,6 +737,9 @@ monitor_wait(struct monitor *m)
 {
     ovsdb_client_wait(m->ovsdb);
     m->ike->class->wait(m->ike);
+    if (m->cleaning) {
+        return;                 /* Only the backend's work is left. */
+    }
     if (ovsdb_client_has_snapshot(m->ovsdb)) {
         /* monitor_run() moves 'next_reconcile' only once there is a
          * snapshot; waiting for it before would spin. */
@@ -770,6 +778,7 @@ monitor_refresh(struct monitor *m)
 void
 monitor_cleanup(struct monitor *m)
 {
+    m->cleaning = true;
     int error = m->ike->class->cleanup(m->ike);
     if (error) {
         LOG_WARN("cleanup of the IKE daemon failed: %s",

@@ -45,7 +45,10 @@ void monitor_wait(struct monitor *);
 void monitor_refresh(struct monitor *);
 
 /* Starts unloading everything the backend loaded (exit without
- * --no-cleanup).  monitor_is_idle() tells when it is done. */
+ * --no-cleanup).  monitor_is_idle() tells when it is done.  From then on
+ * monitor_run() hands nothing more to the backend (no OVSDB changes, file
+ * re-reads, retries or reconciles), so that exit leaves the IKE daemon
+ * without anything of ours. */
 void monitor_cleanup(struct monitor *);
 bool monitor_is_idle(const struct monitor *);
 

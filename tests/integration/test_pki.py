@@ -664,10 +664,6 @@ def test_ike_self_signed(binary, two_hosts):
         assert j["remote_name"] == peer.name
 
 
-@pytest.mark.xfail(strict=True, reason="ovsec-monitor passes the CN to "
-                   "charon as a bare identity; strongSwan reads \"NAME "
-                   "id:UUID\" (it has a ':') as a KEY_ID, not as the FQDN "
-                   "in the subjectAltName: it must send \"fqdn:CN\"")
 def test_ike_self_signed_without_unique(binary, two_hosts):
     """Tutorial setup (b) without -u: the CN is "NAME id:UUID".  See
     test_charon_self_signed_without_unique for charon alone."""

@@ -69,6 +69,9 @@ static struct global_conf *g_self2;     /* local2.pem + local2.key: same CN
 static const char *const pem_files[] = {
     "local.pem", "local.key", "remote.pem", "leaf.pem", "leaf.key",
     "ca.pem", "local2.pem", "local2.key", "remote2.pem",
+    /* A second CA, and files that hold more than one PEM block. */
+    "ca2.pem", "combined.pem", "remote-combined.pem", "bundle.pem",
+    "bad-bundle.pem",
 };
 static char *pem_contents[ARRAY_SIZE(pem_files)];
 
@@ -164,6 +167,61 @@ make_cert(const char *name, const char *cn, bool ca, EVP_PKEY *key,
     return cert;
 }
 
+/* Writes the concatenation of files 'a' and 'b' to file 'dst', all in the
+ * test directory. */
+static void
+concat_files(const char *dst, const char *a, const char *b)
+{
+    char *path = path_of(dst);
+    FILE *out = fopen(path, "w");
+
+    assert_non_null(out);
+    for (int i = 0; i < 2; i++) {
+        char *src = path_of(i ? b : a);
+        char *data;
+        size_t size;
+
+        assert_int_equal(x509_read_file(src, &data, &size, NULL), 0);
+        assert_int_equal(fwrite(data, 1, size, out), size);
+        free(data);
+        free(src);
+    }
+    assert_int_equal(fclose(out), 0);
+    free(path);
+}
+
+/* Makes a self-signed certificate 'name' for 'cn' whose subjectAltName
+ * holds 'cn' and 'n_names' more long DNS names, to make it big. */
+static void
+make_big_cert(const char *name, const char *cn, bool ca, size_t n_names)
+{
+    const char **dns = xcalloc(n_names + 2, sizeof *dns);
+    char *key_name = xasprintf("%s.key", name);
+    EVP_PKEY *key = make_key(key_name);
+    char *path = path_of(name);
+    X509 *cert = NULL;
+
+    dns[0] = cn;
+    for (size_t i = 1; i <= n_names; i++) {
+        dns[i] = xasprintf("host-%05zu.a-rather-long-subdomain-name."
+                           "example.org", i);
+    }
+    struct x509_cert_spec spec = {
+        .cn = cn, .org = "ovs", .dns = dns, .days = 30, .ca = ca,
+    };
+    assert_int_equal(x509_cert_create(&spec, key, NULL, key, &cert, NULL),
+                     0);
+    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    for (size_t i = 1; i <= n_names; i++) {
+        free((char *) dns[i]);
+    }
+    free(dns);
+    free(key_name);
+    free(path);
+}
+
 /* Builds a global_conf from other_config pairs ("@" expanded), ending
  * with NULL. */
 static struct global_conf *
@@ -211,6 +269,15 @@ group_setup(void **state)
     X509_free(make_cert("local2.pem", "local", false, local2, NULL, NULL));
     X509_free(make_cert("remote2.pem", "remote", false, remote2, NULL,
                         NULL));
+    EVP_PKEY *ca2_key = make_key("ca2.key");
+    X509_free(make_cert("ca2.pem", "ovs-ca2", true, ca2_key, NULL, NULL));
+    EVP_PKEY_free(ca2_key);
+    /* A certificate followed by its key, and a key followed by its
+     * certificate, as some setups keep them. */
+    concat_files("combined.pem", "local.pem", "local.key");
+    concat_files("remote-combined.pem", "remote.key", "remote.pem");
+    concat_files("bundle.pem", "ca.pem", "ca2.pem");
+    concat_files("bad-bundle.pem", "ca.pem", "leaf.pem");
     EVP_PKEY_free(local2);
     EVP_PKEY_free(remote2);
     EVP_PKEY_free(local);
@@ -734,6 +801,25 @@ reply(struct fx *f, ...)
     fx_send(f, b);
 }
 
+/* Answers the current command with a list "keys" of the given strings
+ * (NULL terminated), as get-shared and get-keys do. */
+static void
+reply_keys(struct fx *f, ...)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_RESPONSE, NULL);
+    const char *key;
+    va_list args;
+
+    vici_begin_list(b, "keys");
+    va_start(args, f);
+    while ((key = va_arg(args, const char *))) {
+        vici_list_item(b, key);
+    }
+    va_end(args);
+    vici_end_list(b);
+    fx_send(f, b);
+}
+
 static void
 reply_ok(struct fx *f)
 {
@@ -840,41 +926,79 @@ reply_list_sas(struct fx *f, ...)
     reply(f, NULL);
 }
 
-/* Sends a list-conn item for connection 'conn' with children 'c1' and,
- * if nonnull, 'c2', in 'mode'. */
+/* Sends a list-conn item for connection 'conn' as charon 5.9.8 lists
+ * it (see test_real_charon()): IKE 'version' (e.g. "IKEv2"), remote
+ * address 'remote', then the children as quadruples (name, mode, local-ts,
+ * remote-ts) until a NULL name. */
 static void
-send_list_conn(struct fx *f, const char *conn, const char *c1,
-               const char *c2, const char *mode)
+send_conn(struct fx *f, const char *conn, const char *version,
+          const char *remote, ...)
 {
     struct vici_builder *b = vici_builder_create(VICI_EVENT, "list-conn");
+    const char *child;
+    va_list args;
 
     vici_begin_section(b, conn);
     vici_begin_list(b, "local_addrs");
     vici_list_item(b, "192.0.2.1");
     vici_end_list(b);
     vici_begin_list(b, "remote_addrs");
-    vici_list_item(b, "192.0.2.2");
+    vici_list_item(b, remote);
     vici_end_list(b);
-    vici_add_kv(b, "version", "IKEv2");
+    vici_add_kv(b, "version", version);
+    vici_add_kv(b, "reauth_time", "0");
+    vici_add_kv(b, "rekey_time", "14400");
+    vici_add_kv(b, "unique", "UNIQUE_NO");
     vici_begin_section(b, "children");
-    for (int i = 0; i < 2; i++) {
-        const char *c = i ? c2 : c1;
-        if (!c) {
-            continue;
-        }
-        vici_begin_section(b, c);
+    va_start(args, remote);
+    while ((child = va_arg(args, const char *))) {
+        const char *mode = va_arg(args, const char *);
+        const char *lts = va_arg(args, const char *);
+        const char *rts = va_arg(args, const char *);
+
+        vici_begin_section(b, child);
         vici_add_kv(b, "mode", mode);
+        vici_add_kv(b, "rekey_time", "3600");
         vici_begin_list(b, "local-ts");
-        vici_list_item(b, "dynamic[udp/6081]");
+        vici_list_item(b, lts);
         vici_end_list(b);
         vici_begin_list(b, "remote-ts");
-        vici_list_item(b, "dynamic[udp]");
+        vici_list_item(b, rts);
         vici_end_list(b);
         vici_end_section(b);
     }
+    va_end(args);
     vici_end_section(b);
     vici_end_section(b);
     send_event(f, "list-conn", b);
+}
+
+/* Sends a list-conn item for connection 'conn' with children 'c1' and,
+ * if nonnull, 'c2', in 'mode', with the traffic selectors that we load: a
+ * child named *-in or *-out gets geneve's, any other GRE's. */
+static void
+send_list_conn(struct fx *f, const char *conn, const char *c1,
+               const char *c2, const char *mode)
+{
+    const char *ts[2][2];
+
+    for (int i = 0; i < 2; i++) {
+        const char *c = i ? c2 : c1;
+        size_t len = c ? strlen(c) : 0;
+
+        if (len > 3 && !strcmp(c + len - 3, "-in")) {
+            ts[i][0] = "dynamic[udp/6081]";
+            ts[i][1] = "dynamic[udp]";
+        } else if (len > 4 && !strcmp(c + len - 4, "-out")) {
+            ts[i][0] = "dynamic[udp]";
+            ts[i][1] = "dynamic[udp/6081]";
+        } else {
+            ts[i][0] = ts[i][1] = "dynamic[gre]";
+        }
+    }
+    send_conn(f, conn, "IKEv2", "192.0.2.2",
+              c1, mode, ts[0][0], ts[0][1],
+              c2, mode, ts[1][0], ts[1][1], (char *) NULL);
 }
 
 /* Fixture. */
@@ -1240,8 +1364,8 @@ test_cert_self_signed(void **state)
     expect(f, "load-conn {vx0 {version=2 local_addrs=[%any] "
            "remote_addrs=[192.0.2.2] "
            "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
-           "local {auth=pubkey id=local certs=[@local.pem]} "
-           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "local {auth=pubkey id=fqdn:local certs=[@local.pem]} "
+           "remote {auth=pubkey id=fqdn:remote certs=[@remote.pem]} children {"
            "vx0-in {mode=transport local_ts=[dynamic[udp/4789]] "
            "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
            "start_action=trap} "
@@ -1276,8 +1400,8 @@ test_cert_ca(void **state)
     expect(f, "load-conn {gre0 {version=2 local_addrs=[192.0.2.9] "
            "remote_addrs=[192.0.2.2] "
            "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
-           "local {auth=pubkey id=leaf certs=[@leaf.pem]} "
-           "remote {auth=pubkey id=peer cacerts=[@ca.pem]} children {"
+           "local {auth=pubkey id=fqdn:leaf certs=[@leaf.pem]} "
+           "remote {auth=pubkey id=fqdn:peer cacerts=[@ca.pem]} children {"
            "gre0 {mode=transport local_ts=[dynamic[gre]] "
            "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
            "start_action=trap}}}}");
@@ -1292,8 +1416,8 @@ test_cert_ca(void **state)
     "load-conn {vx0 {version=2 local_addrs=[%any] "                       \
     "remote_addrs=[192.0.2.2] "                                           \
     "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "              \
-    "local {auth=pubkey id=local certs=[" LOCAL_PEM "]} "                 \
-    "remote {auth=pubkey id=remote certs=[" REMOTE_PEM "]} children {"    \
+    "local {auth=pubkey id=fqdn:local certs=[" LOCAL_PEM "]} "                 \
+    "remote {auth=pubkey id=fqdn:remote certs=[" REMOTE_PEM "]} children {"    \
     "vx0-in {mode=transport local_ts=[dynamic[udp/4789]] "                \
     "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "      \
     "start_action=trap} "                                                 \
@@ -1511,8 +1635,8 @@ test_psk_to_cert(void **state)
     expect(f, "load-conn {gnv0 {version=2 local_addrs=[192.0.2.1] "
            "remote_addrs=[192.0.2.2] "
            "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
-           "local {auth=pubkey id=local certs=[@local.pem]} "
-           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "local {auth=pubkey id=fqdn:local certs=[@local.pem]} "
+           "remote {auth=pubkey id=fqdn:remote certs=[@remote.pem]} children {"
            "gnv0-in {mode=transport local_ts=[dynamic[udp/6081]] "
            "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
            "start_action=trap} "
@@ -1564,8 +1688,8 @@ test_load_key(void **state)
     expect(f, "load-conn {vx0 {version=2 local_addrs=[%any] "
            "remote_addrs=[192.0.2.2] "
            "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
-           "local {auth=pubkey id=local certs=[@local.pem]} "
-           "remote {auth=pubkey id=remote certs=[@remote.pem]} children {"
+           "local {auth=pubkey id=fqdn:local certs=[@local.pem]} "
+           "remote {auth=pubkey id=fqdn:remote certs=[@remote.pem]} children {"
            "vx0-in {mode=transport local_ts=[dynamic[udp/4789]] "
            "remote_ts=[dynamic[udp]] esp_proposals=[aes256gcm16-modp2048] "
            "start_action=trap} "
@@ -1574,8 +1698,12 @@ test_load_key(void **state)
            "esp_proposals=[aes256gcm16-modp2048] start_action=trap}}}}");
     reply_ok(f);
     expect(f, "list-sas {}");
-    check_dones(1, "vx0", 2, -EINVAL,
-                "load-key: loading ANY private key failed");
+    /* The message names the column and the file. */
+    char *why = xasprintf("Open_vSwitch: other_config:private_key: "
+                          "%s/local.key: load-key: loading ANY private key "
+                          "failed", tmpdir);
+    check_dones(1, "vx0", 2, -EINVAL, why);
+    free(why);
     reply_list_sas(f, NULL);
     expect(f, "initiate {child=vx0-out ike=vx0 timeout=-1 init-limits=no}");
     reply_ok(f);
@@ -1758,8 +1886,9 @@ test_reconcile(void **state)
     send_list_conn(f, "foreign3", "foreign3-in", "foreign3-in",
                    "TRANSPORT");
     reply(f, NULL);
+    /* stale0's PSK is there, stale1's is not. */
     expect(f, "get-shared {}");
-    reply(f, "[keys", "ovs-psk-gnv0", NULL);
+    reply_keys(f, "ovs-psk-gnv0", "ovs-psk-stale0", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, NULL);
     expect(f, LOAD_SHARED_GNV0);
@@ -1777,8 +1906,6 @@ test_reconcile(void **state)
     reply_ok(f);
     expect(f, "terminate {ike=stale1 timeout=-1}");
     reply_ok(f);
-    expect(f, "unload-shared {id=ovs-psk-stale1}");
-    reply_ok(f);
     expect(f, "list-sas {}");
     check_dones(1, "gnv0", 1, 0, NULL);
     reply_list_sas(f, "gnv0", "4", "CONNECTING", NULL, NULL);
@@ -1790,12 +1917,15 @@ test_reconcile(void **state)
     send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
     reply(f, NULL);
     expect(f, "get-shared {}");
-    reply(f, "[keys", "ovs-psk-other", NULL);
+    reply_keys(f, "ovs-psk-other", "operator-secret", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, "gnv0", "4", "CONNECTING", NULL, NULL);
     expect(f, LOAD_SHARED_GNV0);
     reply_ok(f);
     expect(f, LOAD_CONN_GNV0);
+    reply_ok(f);
+    /* A PSK of ours that no tunnel wants goes; the operator's stays. */
+    expect(f, "unload-shared {id=ovs-psk-other}");
     reply_ok(f);
     expect(f, "list-sas {}");
     check_dones(1, "gnv0", 1, 0, NULL);
@@ -2135,7 +2265,7 @@ test_query_status(void **state)
         "Connections:\n"
         "gnv0: IKEv2, 192.0.2.1...192.0.2.2\n"
         "  gnv0-in: TRANSPORT, dynamic[udp/6081] === dynamic[udp]\n"
-        "  gnv0-out: TRANSPORT, dynamic[udp/6081] === dynamic[udp]\n"
+        "  gnv0-out: TRANSPORT, dynamic[udp] === dynamic[udp/6081]\n"
         "Security Associations:\n"
         "  gnv0[1]: ESTABLISHED, 192.0.2.1[192.0.2.1]..."
         "192.0.2.2[192.0.2.2]\n"
@@ -2212,9 +2342,67 @@ test_cleanup(void **state)
         pump(f);
     }
     assert_true(f->ike->class->idle(f->ike));
-    /* Nothing is loaded or initiated any more. */
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+
+    /* Nothing is loaded or initiated any more, whatever the monitor still
+     * hands over while it waits for the cleanup to finish: a new tunnel,
+     * a new version of one, new credentials, a reconcile. */
+    struct tunnel *t = make_tunnel("gnv1", "geneve", 1, NULL, "remote_ip",
+                                   "192.0.2.5", "psk", PSK, NULL);
+    assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), -ECANCELED);
+    free_tunnel(t);
+    t = make_tunnel("gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+                    "local_ip", "192.0.2.1", "psk", "other-" PSK, NULL);
+    assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), -ECANCELED);
+    free_tunnel(t);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self2),
+                     -ECANCELED);
+    assert_int_equal(f->ike->class->reconcile(f->ike), -ECANCELED);
+    time_warp(60000);
     expect_quiet(f);
+    assert_true(f->ike->class->idle(f->ike));
+    check_dones(0);
+
+    /* Even after charon restarts. */
+    fx_close_conn(f);
+    time_warp(5000);
+    handshake(f);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+/* A private key that charon was still loading when cleanup() started is
+ * unloaded once charon says which it is. */
+static void
+test_cleanup_key_in_flight(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    assert_int_equal(f->ike->class->cleanup(f->ike), 0);
+    assert_false(f->ike->class->idle(f->ike));
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    expect(f, "unload-key {id=0a0b0c}");
+    assert_false(f->ike->class->idle(f->ike));
+    reply_ok(f);
+    for (int i = 0; i < 20 && !f->ike->class->idle(f->ike); i++) {
+        pump(f);
+    }
+    assert_true(f->ike->class->idle(f->ike));
+    expect_quiet(f);
+
+    /* A key charon refused needs nothing. */
+    f->ike->class->destroy(f->ike);
+    fx_close_conn(f);
+    fx_create_backend(f, false);
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    assert_int_equal(f->ike->class->cleanup(f->ike), 0);
+    reply_fail(f, "loading ANY private key failed");
+    expect_quiet(f);
+    assert_true(f->ike->class->idle(f->ike));
     check_dones(0);
 }
 
@@ -2353,6 +2541,514 @@ test_secrets_not_logged(void **state)
     check_dones(1, "gnv0", 2, -EINVAL, "load-shared: refused");
 }
 
+/* Tests: what reaches charon, and what may not. */
+
+/* Returns a new string with the contents of the test's log file 'log',
+ * and sets file logging back to INFO. */
+static char *
+read_log(const char *log)
+{
+    char *text = NULL;
+    size_t size;
+    char *error = log_set_levels_from_string("ANY:file:info");
+
+    assert_null(error);
+    assert_int_equal(x509_read_file(log, &text, &size, NULL), 0);
+    return text;
+}
+
+/* Starts logging everything at 'level' to the file "log" in the fixture's
+ * directory (removed by teardown()).  Returns its name; the caller frees
+ * it. */
+static char *
+start_log(struct fx *f, const char *level)
+{
+    char *log = xasprintf("%s/log", f->dir);
+    char *spec = xasprintf("ANY:file:%s", level);
+    char *error;
+
+    assert_int_equal(log_set_file(log), 0);
+    error = log_set_levels_from_string(spec);
+    assert_null(error);
+    free(spec);
+    return log;
+}
+
+static size_t
+count_substr(const char *text, const char *s)
+{
+    size_t n = 0;
+
+    for (const char *p = text; (p = strstr(p, s)); p += strlen(s)) {
+        n++;
+    }
+    return n;
+}
+
+/* A file that holds a private key next to the certificate sends only the
+ * certificate, as OpenSSL re-encodes it, and the key shows up in no log,
+ * even at DBG where VICI packets are logged. */
+static void
+test_cert_file_with_key(void **state)
+{
+    struct fx *f = *state;
+    char *log = start_log(f, "dbg");
+
+    handshake(f);
+    /* Some setups point certificate and private_key at one file. */
+    struct global_conf *g = make_global("certificate", "@combined.pem",
+                                        "private_key", "@combined.pem",
+                                        NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f->ike->class->set_global(f->ike, g), 0);
+    expect(f, "load-key {type=any data=@combined.pem}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    apply(f, "vx0", "vxlan", 1, g, "remote_ip", "192.0.2.2",
+          "remote_cert", "@remote-combined.pem", NULL);
+    expect(f, LOAD_CONN_VX0("@local.pem", "@remote.pem"));
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    check_dones(1, "vx0", 1, 0, NULL);
+    reply_list_sas(f, NULL);
+    expect(f, "initiate {child=vx0-out ike=vx0 timeout=-1 init-limits=no}");
+    reply_ok(f);
+    expect_quiet(f);
+    global_conf_destroy(g);
+
+    char *text = read_log(log);
+    assert_non_null(strstr(text, "load-conn request {vx0 {"));
+    assert_null(strstr(text, "PRIVATE KEY"));
+    free(text);
+    free(log);
+}
+
+/* Each CA certificate of a bundle is an item of its own. */
+static void
+test_ca_bundle(void **state)
+{
+    struct fx *f = *state;
+    struct global_conf *g = make_global("certificate", "@leaf.pem",
+                                        "private_key", "@leaf.key",
+                                        "ca_cert", "@bundle.pem", NULL);
+
+    handshake(f);
+    assert_null(g->cert_error);
+    assert_int_equal(f->ike->class->set_global(f->ike, g), 0);
+    expect(f, "load-key {type=any data=@leaf.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    apply(f, "gre1", "gre", 1, g, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.9", "remote_name", "peer", NULL);
+    expect(f, "load-conn {gre1 {version=2 local_addrs=[192.0.2.9] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=fqdn:leaf certs=[@leaf.pem]} "
+           "remote {auth=pubkey id=fqdn:peer cacerts=[@ca.pem @ca2.pem]} "
+           "children {gre1 {mode=transport local_ts=[dynamic[gre]] "
+           "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap}}}}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "gre1", 1, 0, NULL);
+    global_conf_destroy(g);
+
+    /* A bundle with a certificate that is no CA is refused, by name; the
+     * key goes with it, and the certificate tunnels cannot load. */
+    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
+                    "ca_cert", "@bad-bundle.pem", NULL);
+    assert_null(g->cert_error);         /* The first one is a CA. */
+    assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
+    expect(f, "unload-key {id=0a0b0c}");
+    reply_ok(f);
+    expect(f, "unload-conn {name=gre1}");
+    reply_ok(f);
+    expect(f, "terminate {ike=gre1 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+    char *why = xasprintf("Open_vSwitch: other_config:ca_cert: "
+                          "%s/bad-bundle.pem: certificate 2 (CN=leaf,O=ovs) "
+                          "is not a CA certificate (no basicConstraints "
+                          "CA:TRUE)", tmpdir);
+    check_dones(1, "gre1", 1, -ENOKEY, why);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_summary(f->ike, &s);
+    assert_non_null(strstr(ds_cstr(&s), why));
+    ds_destroy(&s);
+    free(why);
+    global_conf_destroy(g);
+
+    /* A bundle whose second certificate is damaged. */
+    char *path = path_of("damaged-bundle.pem");
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    assert_true(fputs(pem_contents[5], file) >= 0);     /* ca.pem */
+    assert_true(fputs("-----BEGIN CERTIFICATE-----\nAAAA\n"
+                      "-----END CERTIFICATE-----\n", file) >= 0);
+    assert_int_equal(fclose(file), 0);
+    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
+                    "ca_cert", "@damaged-bundle.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
+    global_conf_destroy(g);
+    expect_quiet(f);
+    f->ike->class->show_summary(f->ike, &s);
+    why = xasprintf("private key: Open_vSwitch: other_config:ca_cert: %s: "
+                    "certificate 2 is not valid: ", path);
+    assert_non_null(strstr(ds_cstr(&s), why));
+    free(why);
+    ds_destroy(&s);
+    free(path);
+    check_dones(0);
+}
+
+/* A certificate too big for a VICI value, or a CA bundle too big for a
+ * load-conn, is refused with the column and the reason, instead of a
+ * "request too large" that names nothing. */
+static void
+test_cert_too_large(void **state)
+{
+    struct fx *f = *state;
+    struct global_conf *g;
+    char *prefix;
+    char *why;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    expect(f, "load-key {type=any data=@local.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+
+    /* The peer's certificate. */
+    make_big_cert("big.pem", "big", false, 1200);
+    apply(f, "vx0", "vxlan", 1, g_self, "remote_ip", "192.0.2.2",
+          "remote_cert", "@big.pem", NULL);
+    expect(f, "unload-conn {name=vx0}");
+    reply_ok(f);
+    expect(f, "terminate {ike=vx0 timeout=-1}");
+    reply_ok(f);
+    expect_quiet(f);
+    assert_int_equal(n_dones, 1);
+    assert_int_equal(dones[0].error, -EINVAL);
+    prefix = xasprintf("options:remote_cert: %s/big.pem: the certificate "
+                       "takes ", tmpdir);
+    why = dones[0].why;
+    assert_non_null(why);
+    assert_true(!strncmp(why, prefix, strlen(prefix)));
+    assert_non_null(strstr(why, " bytes in PEM form, more than the 65535 "
+                           "bytes that a VICI value can hold"));
+    free(prefix);
+    dones_clear();
+
+    /* A CA certificate. */
+    make_big_cert("bigca.pem", "bigca", true, 1200);
+    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
+                    "ca_cert", "@bigca.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
+    global_conf_destroy(g);
+    expect(f, "unload-key {id=0a0b0c}");
+    reply_ok(f);
+    expect_quiet(f);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    f->ike->class->show_summary(f->ike, &s);
+    prefix = xasprintf("private key: Open_vSwitch: other_config:ca_cert: "
+                       "%s/bigca.pem: certificate 1 takes ", tmpdir);
+    assert_non_null(strstr(ds_cstr(&s), prefix));
+    free(prefix);
+    ds_destroy(&s);
+
+    /* A bundle whose certificates each fit, but not all together. */
+    char *bundle = path_of("big-bundle.pem");
+    FILE *file = fopen(bundle, "w");
+    assert_non_null(file);
+    for (int i = 0; i < 6; i++) {
+        char *name = xasprintf("midca%d.pem", i);
+        char *cn = xasprintf("midca%d", i);
+        char *path = path_of(name);
+        char *data;
+        size_t size;
+
+        make_big_cert(name, cn, true, 700);
+        assert_int_equal(x509_read_file(path, &data, &size, NULL), 0);
+        assert_true(size > 45000 && size < 65535);
+        assert_int_equal(fwrite(data, 1, size, file), size);
+        free(data);
+        free(path);
+        free(cn);
+        free(name);
+    }
+    assert_int_equal(fclose(file), 0);
+    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
+                    "ca_cert", "@big-bundle.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
+    global_conf_destroy(g);
+    expect_quiet(f);
+    f->ike->class->show_summary(f->ike, &s);
+    prefix = xasprintf("private key: Open_vSwitch: other_config:ca_cert: "
+                       "%s: 6 certificates take ", bundle);
+    assert_non_null(strstr(ds_cstr(&s), prefix));
+    assert_non_null(strstr(ds_cstr(&s), " bytes in PEM form, more than the "
+                           "262144 bytes that ovsec sends with each "
+                           "connection\n"));
+    free(prefix);
+    ds_destroy(&s);
+    free(bundle);
+    check_dones(0);
+}
+
+/* Moving a tunnel from a pinned peer certificate to CA-signed peers with
+ * the same name changes whom its SAs were authenticated against: they
+ * are terminated, as for any other change. */
+static void
+test_auth_mode_change_terminates(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_ca), 0);
+    expect(f, "load-key {type=any data=@leaf.key}");
+    reply(f, "success", "yes", "id", "0a0b0c", NULL);
+    apply(f, "gre0", "gre", 1, g_ca, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_cert", "@remote.pem", NULL);
+    expect(f, "load-conn {gre0 {version=2 local_addrs=[192.0.2.1] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=fqdn:leaf certs=[@leaf.pem]} "
+           "remote {auth=pubkey id=fqdn:remote certs=[@remote.pem]} "
+           "children {gre0 {mode=transport local_ts=[dynamic[gre]] "
+           "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap}}}}");
+    reply_ok(f);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, "gre0", "1", "ESTABLISHED",
+                   "gre0", "2", "INSTALLED", NULL, NULL);
+    expect_quiet(f);
+    check_dones(1, "gre0", 1, 0, NULL);
+
+    apply(f, "gre0", "gre", 2, g_ca, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_name", "remote", NULL);
+    expect(f, "load-conn {gre0 {version=2 local_addrs=[192.0.2.1] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=pubkey id=fqdn:leaf certs=[@leaf.pem]} "
+           "remote {auth=pubkey id=fqdn:remote cacerts=[@ca.pem]} "
+           "children {gre0 {mode=transport local_ts=[dynamic[gre]] "
+           "remote_ts=[dynamic[gre]] esp_proposals=[aes256gcm16-modp2048] "
+           "start_action=trap}}}}");
+    reply_ok(f);
+    expect(f, "terminate {ike=gre0 timeout=-1}");
+    reply_ok(f);
+    expect(f, "initiate {child=gre0 ike=gre0 timeout=-1 init-limits=no}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "gre0", 2, 0, NULL);
+}
+
+/* ipsec_ah selects AH: no default ESP proposal goes with it, since
+ * ipsec.conf allows ESP or AH, not an AH+ESP bundle. */
+static void
+test_ah_without_esp(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    apply(f, "gre1", "gre", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.3", "psk", PSK, "ipsec_ah", "sha256", NULL);
+    expect(f, "load-shared {id=ovs-psk-gre1 type=IKE data=" PSK
+           " owners=[192.0.2.2 192.0.2.3]}");
+    reply_ok(f);
+    expect(f, "load-conn {gre1 {version=2 local_addrs=[192.0.2.3] "
+           "remote_addrs=[192.0.2.2] "
+           "proposals=[aes256gcm16-sha256-modp2048] keyingtries=0 "
+           "local {auth=psk id=192.0.2.3} remote {auth=psk id=192.0.2.2} "
+           "children {gre1 {mode=transport local_ts=[dynamic[gre]] "
+           "remote_ts=[dynamic[gre]] start_action=trap "
+           "ah_proposals=[sha256 default]}}}}");
+    reply_ok(f);
+    expect_quiet(f);
+    check_dones(1, "gre1", 1, 0, NULL);
+}
+
+/* Losing charon is one WARN line with the count, not one per tunnel;
+ * every tunnel still gets its tunnel_done. */
+static void
+test_disconnect_logs_once(void **state)
+{
+    struct fx *f = *state;
+    char *log = start_log(f, "info");
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    for (int i = 1; i <= 2; i++) {
+        char *name = xasprintf("gre%d", i);
+        apply(f, name, "gre", 1, NULL, "remote_ip", "192.0.2.2",
+              "local_ip", "192.0.2.3", "psk", PSK, NULL);
+        for (int j = 0; j < 2; j++) {
+            next_request(f);
+            reply_ok(f);
+        }
+        expect_quiet(f);
+        check_dones(1, name, 1, 0, NULL);
+        free(name);
+    }
+
+    fx_close_conn(f);
+    for (int i = 0; i < 50 && n_dones < 3; i++) {
+        pump(f);
+    }
+    assert_int_equal(n_dones, 3);
+    for (size_t i = 0; i < n_dones; i++) {
+        assert_int_equal(dones[i].error, -ENOTCONN);
+    }
+    dones_clear();
+
+    char *text = read_log(log);
+    assert_int_equal(count_substr(text, "|strongswan|WARN|"), 1);
+    char *line = xasprintf("|strongswan|WARN|lost connection to charon at "
+                           "%s; 3 tunnels will be reloaded when it is "
+                           "back\n", f->vici);
+    assert_non_null(strstr(text, line));
+    free(line);
+    free(text);
+    free(log);
+}
+
+/* A peer that keeps setting up SAs cannot make the log grow without
+ * bound. */
+static void
+test_sa_log_rate_limited(void **state)
+{
+    struct fx *f = *state;
+    char *log = start_log(f, "info");
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    time_warp(10 * 60 * 1000);  /* Whatever earlier tests used is back. */
+    for (int i = 0; i < 200; i++) {
+        char *id = xasprintf("%d", i + 1);
+        struct vici_builder *b = updown("ike-updown", true);
+        add_ike_sa(b, "gnv0", id, "ESTABLISHED");
+        vici_end_section(b);
+        send_event(f, "ike-updown", b);
+        b = updown("child-updown", true);
+        add_ike_sa(b, "gnv0", id, "ESTABLISHED");
+        vici_begin_section(b, "child-sas");
+        add_child_sa(b, "gnv0-out", id, "INSTALLED");
+        vici_end_section(b);
+        vici_end_section(b);
+        send_event(f, "child-updown", b);
+        free(id);
+        if (i % 10 == 9) {
+            pump_n(f, 2);
+        }
+    }
+    pump_n(f, 5);
+
+    char *text = read_log(log);
+    size_t n = (count_substr(text, "|strongswan|INFO|gnv0: IKE SA ")
+                + count_substr(text, "|strongswan|INFO|gnv0: CHILD SA "));
+    assert_true(n >= 50);
+    assert_true(n <= 62);
+    free(text);
+    free(log);
+    expect_quiet(f);
+    check_dones(0);
+}
+
+/* Reconcile leaves alone the operator's connections that resemble ours:
+ * only one shaped exactly like what we load (IKEv2, a literal remote
+ * address, transport-mode children with our names and traffic
+ * selectors) is taken for a leftover of ours. */
+static void
+test_reconcile_foreign(void **state)
+{
+    struct fx *f = *state;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    /* strongSwan's host-to-host transport example, as charon lists it. */
+    send_conn(f, "host-host", "IKEv1/2", "192.0.2.9",
+              "host-host", "TRANSPORT", "dynamic", "dynamic", (char *) NULL);
+    /* Each differs from ours in one respect. */
+    send_conn(f, "hh2", "IKEv2", "192.0.2.9",
+              "hh2", "TRANSPORT", "dynamic", "dynamic", (char *) NULL);
+    send_conn(f, "v1", "IKEv1", "192.0.2.9",
+              "v1", "TRANSPORT", "dynamic[gre]", "dynamic[gre]",
+              (char *) NULL);
+    send_conn(f, "anyremote", "IKEv2", "%any",
+              "anyremote", "TRANSPORT", "dynamic[gre]", "dynamic[gre]",
+              (char *) NULL);
+    send_conn(f, "dnsremote", "IKEv2", "peer.example.org",
+              "dnsremote", "TRANSPORT", "dynamic[gre]", "dynamic[gre]",
+              (char *) NULL);
+    send_conn(f, "greport", "IKEv2", "192.0.2.9",
+              "greport", "TRANSPORT", "dynamic[gre]", "dynamic[udp/6081]",
+              (char *) NULL);
+    send_conn(f, "udp1", "IKEv2", "192.0.2.9",
+              "udp1", "TRANSPORT", "dynamic[udp/6081]", "dynamic[udp]",
+              (char *) NULL);
+    send_conn(f, "mixed", "IKEv2", "192.0.2.9",
+              "mixed-in", "TRANSPORT", "dynamic[udp/6081]", "dynamic[udp]",
+              "mixed-out", "TRANSPORT", "dynamic[udp]", "dynamic[udp/4789]",
+              (char *) NULL);
+    send_conn(f, "swapped", "IKEv2", "192.0.2.9",
+              "swapped-in", "TRANSPORT", "dynamic[udp]", "dynamic[udp/6081]",
+              "swapped-out", "TRANSPORT", "dynamic[udp/6081]",
+              "dynamic[udp]", (char *) NULL);
+    send_conn(f, "tunnel", "IKEv2", "192.0.2.9",
+              "tunnel-in", "TUNNEL", "dynamic[udp/4789]", "dynamic[udp]",
+              "tunnel-out", "TUNNEL", "dynamic[udp]", "dynamic[udp/4789]",
+              (char *) NULL);
+    send_conn(f, "three", "IKEv2", "192.0.2.9",
+              "three-in", "TRANSPORT", "dynamic[udp/4789]", "dynamic[udp]",
+              "three-out", "TRANSPORT", "dynamic[udp]", "dynamic[udp/4789]",
+              "three", "TRANSPORT", "dynamic[gre]", "dynamic[gre]",
+              (char *) NULL);
+    /* Ours, left over: these go. */
+    send_conn(f, "oldgre", "IKEv2", "192.0.2.9",
+              "oldgre", "TRANSPORT", "dynamic[gre]", "dynamic[gre]",
+              (char *) NULL);
+    send_conn(f, "oldvx", "IKEv2", "2001:db8::9",
+              "oldvx-out", "TRANSPORT", "dynamic[udp]", "dynamic[udp/4789]",
+              "oldvx-in", "TRANSPORT", "dynamic[udp/4789]", "dynamic[udp]",
+              (char *) NULL);
+    reply(f, NULL);
+    /* Shared secrets: ours, a leftover one's, one without its connection
+     * any more, and the operator's. */
+    expect(f, "get-shared {}");
+    reply_keys(f, "ovs-psk-gnv0", "ovs-psk-oldgre", "ovs-psk-orphan",
+               "ovs-psk-", "host-host-secret", NULL);
+    expect(f, "list-sas {}");
+    reply_list_sas(f, NULL);
+
+    static const char *const wanted[] = {
+        "unload-conn {name=oldgre}", "terminate {ike=oldgre timeout=-1}",
+        "unload-shared {id=ovs-psk-oldgre}",
+        "unload-conn {name=oldvx}", "terminate {ike=oldvx timeout=-1}",
+        "unload-shared {id=ovs-psk-orphan}",
+    };
+    bool seen[ARRAY_SIZE(wanted)] = { false };
+    for (size_t i = 0; i < ARRAY_SIZE(wanted); i++) {
+        char *s = render(next_request(f));
+        bool found = false;
+        for (size_t j = 0; j < ARRAY_SIZE(wanted); j++) {
+            if (!strcmp(s, wanted[j]) && !seen[j]) {
+                seen[j] = found = true;
+                break;
+            }
+        }
+        if (!found) {
+            fail_msg("unexpected request during reconcile: %s", s);
+        }
+        free(s);
+        reply_ok(f);
+    }
+    expect_quiet(f);
+    check_dones(0);
+}
+
 /* Real charon.  Checks the VICI details that the fake cannot: that
  * charon 5.9 takes load-shared with an "id", load-key of type "any",
  * unload-shared, unload-key and terminate, and answers get-shared and
@@ -2459,24 +3155,42 @@ charon_stop(struct fx *f, pid_t pid)
     }
 }
 
-static void
-raw_reply_cb(void *aux, int error, const struct vici_msg *reply)
-{
-    char **ret = aux;
+/* What raw_request() collects. */
+struct raw_ctx {
+    char *answer;               /* Rendered answer, or NULL. */
+    struct ds *items;           /* Rendered items, one a line. */
+};
 
-    *ret = reply ? render(reply) : xasprintf("error %d", error);
+static void
+raw_reply_cb(void *ctx_, int error, const struct vici_msg *reply)
+{
+    struct raw_ctx *ctx = ctx_;
+
+    ctx->answer = reply ? render(reply) : xasprintf("error %d", error);
 }
 
-/* Sends 'cmd' with up to one key-value pair to 'vici' on a connection of
- * its own, as an operator's swanctl would.  Returns the rendered answer,
- * e.g. " {keys=[ovs-psk-gnv0]}"; the caller frees it. */
+static void
+raw_item_cb(void *ctx_, const struct vici_msg *item)
+{
+    struct raw_ctx *ctx = ctx_;
+    char *s = render(item);
+
+    ds_put_format(ctx->items, "%s\n", s);
+    free(s);
+}
+
+/* Sends request 'b' (takes ownership) to 'vici' on a connection of its
+ * own, as an operator's swanctl would.  For a streamed request, names its
+ * event 'stream_event' and appends each item, rendered, to 'items'.
+ * Returns the rendered answer, e.g. " {keys=[ovs-psk-gnv0]}"; the caller
+ * frees it. */
 static char *
-raw(const char *vici, const char *cmd, const char *key, const char *value)
+raw_request(const char *vici, struct vici_builder *b,
+            const char *stream_event, struct ds *items)
 {
     static const char *const no_events[] = { NULL };
+    struct raw_ctx ctx = { .answer = NULL, .items = items };
     struct vici_client *c;
-    struct vici_builder *b;
-    char *answer = NULL;
     int error;
 
     c = vici_client_create(vici, no_events, 5000, NULL, &error);
@@ -2488,21 +3202,30 @@ raw(const char *vici, const char *cmd, const char *key, const char *value)
         loop_block();
     }
     assert_true(vici_client_is_connected(c));
-    b = vici_builder_create(VICI_CMD_REQUEST, cmd);
-    if (key) {
-        vici_add_kv(b, key, value);
-    }
-    assert_int_equal(vici_client_request(c, b, NULL, NULL, raw_reply_cb,
-                                         &answer), 0);
-    for (int i = 0; i < 1000 && !answer; i++) {
+    assert_int_equal(vici_client_request(c, b, stream_event,
+                                         stream_event ? raw_item_cb : NULL,
+                                         raw_reply_cb, &ctx), 0);
+    for (int i = 0; i < 1000 && !ctx.answer; i++) {
         vici_client_run(c);
         vici_client_wait(c);
         loop_timer_wait(5);
         loop_block();
     }
     vici_client_destroy(c);
-    assert_non_null(answer);
-    return answer;
+    assert_non_null(ctx.answer);
+    return ctx.answer;
+}
+
+/* Sends 'cmd' with up to one key-value pair, as raw_request(). */
+static char *
+raw(const char *vici, const char *cmd, const char *key, const char *value)
+{
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST, cmd);
+
+    if (key) {
+        vici_add_kv(b, key, value);
+    }
+    return raw_request(vici, b, NULL, NULL);
 }
 
 static void
@@ -2614,14 +3337,102 @@ test_real_charon(void **state)
                            "dynamic[udp]\n"));
     assert_null(strstr(status_text, PSK));
 
-    /* Removal, then cleanup, leave nothing behind. */
+    /* A GRE tunnel too, and the operator's own connection: strongSwan's
+     * host-to-host transport example. */
+    apply(f, "gre1", "gre", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.3", "psk", PSK, NULL);
+    pump_real(f, 1);
+    check_dones(1, "gre1", 1, 0, NULL);
+    struct vici_builder *b = vici_builder_create(VICI_CMD_REQUEST,
+                                                 "load-conn");
+    vici_begin_section(b, "host-host");
+    vici_begin_list(b, "remote_addrs");
+    vici_list_item(b, "192.0.2.9");
+    vici_end_list(b);
+    vici_begin_section(b, "local");
+    vici_add_kv(b, "auth", "psk");
+    vici_end_section(b);
+    vici_begin_section(b, "remote");
+    vici_add_kv(b, "auth", "psk");
+    vici_end_section(b);
+    vici_begin_section(b, "children");
+    vici_begin_section(b, "host-host");
+    vici_add_kv(b, "mode", "transport");
+    vici_end_section(b);
+    vici_end_section(b);
+    vici_end_section(b);
+    answer = raw_request(vici, b, NULL, NULL);
+    assert_string_equal(answer, " {success=yes}");
+    free(answer);
+
+    /* How charon lists them: what conn_looks_ours__() checks. */
+    static const char *const listed[][2] = {
+        { "gnv0", "version=IKEv2 " },
+        { "gnv0", "local_addrs=[192.0.2.1] remote_addrs=[192.0.2.2] " },
+        { "gnv0", " children {gnv0-in {mode=TRANSPORT " },
+        { "gnv0", " local-ts=[dynamic[udp/6081]] remote-ts=[dynamic[udp]]} "
+                  "gnv0-out {mode=TRANSPORT " },
+        { "gnv0", " local-ts=[dynamic[udp]] remote-ts=[dynamic[udp/6081]]}}" },
+        { "vx0", "version=IKEv2 " },
+        { "vx0", "local_addrs=[%any] remote_addrs=[192.0.2.3] " },
+        { "vx0", " children {vx0-in {mode=TRANSPORT " },
+        { "vx0", " local-ts=[dynamic[udp/4789]] remote-ts=[dynamic[udp]]} "
+                 "vx0-out {mode=TRANSPORT " },
+        { "vx0", " local-ts=[dynamic[udp]] remote-ts=[dynamic[udp/4789]]}}" },
+        { "gre1", "version=IKEv2 " },
+        { "gre1", "local_addrs=[192.0.2.3] remote_addrs=[192.0.2.2] " },
+        { "gre1", " children {gre1 {mode=TRANSPORT " },
+        { "gre1", " local-ts=[dynamic[gre]] remote-ts=[dynamic[gre]]}}" },
+        { "host-host", "version=IKEv1/2 " },
+        { "host-host", " children {host-host {mode=TRANSPORT " },
+        { "host-host", " local-ts=[dynamic] remote-ts=[dynamic]}}" },
+    };
+    struct ds items = DS_EMPTY_INITIALIZER;
+    answer = raw_request(vici, vici_builder_create(VICI_CMD_REQUEST,
+                                                   "list-conns"),
+                         "list-conn", &items);
+    assert_string_equal(answer, " {}");
+    free(answer);
+    for (size_t i = 0; i < ARRAY_SIZE(listed); i++) {
+        char *head = xasprintf("list-conn {%s {", listed[i][0]);
+        const char *start = strstr(ds_cstr(&items), head);
+        assert_non_null(start);
+        char *line = xmemdup0(start, strcspn(start, "\n"));
+        if (!strstr(line, listed[i][1])) {
+            fail_msg("charon lists \"%s\" without \"%s\"", line,
+                     listed[i][1]);
+        }
+        free(line);
+        free(head);
+    }
+    ds_destroy(&items);
+
+    /* We restart, and only gnv0 is asked for: vx0 and gre1 are ours and
+     * go, host-host is not ours and stays. */
+    f->ike->class->destroy(f->ike);
+    fx_create_backend(f, false);
+    assert_int_equal(f->ike->class->set_global(f->ike, g_self), 0);
+    apply(f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    pump_real(f, 1);
+    check_dones(1, "gnv0", 1, 0, NULL);
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    pump_real(f, 0);
+    check_dones(0);
+    answer = raw(vici, "get-conns", NULL, NULL);
+    assert_true(!strcmp(answer, " {conns=[gnv0 host-host]}")
+                || !strcmp(answer, " {conns=[host-host gnv0]}"));
+    free(answer);
+    assert_raw(vici, "get-shared", " {keys=[ovs-psk-gnv0]}");
+
+    /* Removal, then cleanup, leave nothing of ours behind. */
     assert_int_equal(f->ike->class->tunnel_remove(f->ike, "gnv0"), 0);
     pump_real(f, 0);
     assert_raw(vici, "get-shared", " {keys=[]}");
-    assert_raw(vici, "get-conns", " {conns=[vx0]}");
+    assert_raw(vici, "get-conns", " {conns=[host-host]}");
     assert_int_equal(f->ike->class->cleanup(f->ike), 0);
     pump_real(f, 0);
-    assert_raw(vici, "get-conns", " {conns=[]}");
+    assert_raw(vici, "get-conns", " {conns=[host-host]}");
     assert_raw(vici, "get-keys", " {keys=[]}");
     assert_raw(vici, "list-sas", " {}");
     check_dones(0);
@@ -2657,10 +3468,19 @@ main(void)
         T(test_list_sas_feeds_show),
         T(test_query_status),
         T(test_cleanup),
+        T(test_cleanup_key_in_flight),
         T(test_timeout),
         T(test_not_connected),
         T(test_destroy_inflight),
         T(test_secrets_not_logged),
+        T(test_cert_file_with_key),
+        T(test_ca_bundle),
+        T(test_cert_too_large),
+        T(test_auth_mode_change_terminates),
+        T(test_ah_without_esp),
+        T(test_disconnect_logs_once),
+        T(test_sa_log_rate_limited),
+        T(test_reconcile_foreign),
         T(test_real_charon),
     };
 #undef T
