@@ -1847,3 +1847,68 @@ xfrm_drop_policies_get(struct xfrm_socket *sock, bool *present,
     }
     return error;
 }
+
+int
+xfrm_tunnel_drop_build(int af, const char *local, const char *remote,
+                       uint8_t proto, uint16_t dport,
+                       struct xfrm_policy *p)
+{
+    unsigned int plen = af == AF_INET6 ? 128 : 32;
+
+    memset(p, 0, sizeof *p);
+    if ((af != AF_INET && af != AF_INET6)
+        || inet_pton(af, remote, &p->sel.dst) != 1
+        || (local && inet_pton(af, local, &p->sel.src) != 1)) {
+        return -EINVAL;
+    }
+    p->sel.family = af;
+    p->sel.dst_plen = plen;
+    p->sel.src_plen = local ? plen : 0;
+    p->sel.proto = proto;
+    if (dport) {
+        p->sel.dport = dport;
+        p->sel.dport_mask = UINT16_MAX;
+    }
+    p->dir = XFRM_POLICY_OUT;
+    p->action = XFRM_POLICY_BLOCK;
+    p->share = XFRM_SHARE_ANY;
+    p->priority = XFRM_TUNNEL_DROP_PRIORITY;
+    p->has_ptype = true;
+    p->ptype = XFRM_POLICY_TYPE_MAIN;
+    /* The kernel identifies a policy by selector, direction and mark, not
+     * priority: with charon's mark 0/0, ours would replace charon's trap
+     * policy of the same selector, or be replaced by it.  0/0xffffffff
+     * (packets with no mark, as OVS sends tunnel packets) is distinct. */
+    p->mark = 0;
+    p->mark_mask = UINT32_MAX;
+    return 0;
+}
+
+bool
+xfrm_policy_is_tunnel_drop(const struct xfrm_policy *p)
+{
+    return p->dir == XFRM_POLICY_OUT
+           && p->action == XFRM_POLICY_BLOCK
+           && p->priority == XFRM_TUNNEL_DROP_PRIORITY
+           && !p->mark && p->mark_mask == UINT32_MAX && !p->if_id
+           && !p->n_tmpls;
+}
+
+bool
+xfrm_policy_same_key(const struct xfrm_policy *a, const struct xfrm_policy *b)
+{
+    const struct xfrm_sel *x = &a->sel, *y = &b->sel;
+    size_t size = x->family == AF_INET6 ? 16 : 4;
+
+    return x->family == y->family
+           && !memcmp(&x->src, &y->src, size)
+           && !memcmp(&x->dst, &y->dst, size)
+           && x->src_plen == y->src_plen && x->dst_plen == y->dst_plen
+           && x->proto == y->proto
+           && x->sport == y->sport && x->sport_mask == y->sport_mask
+           && x->dport == y->dport && x->dport_mask == y->dport_mask
+           && x->ifindex == y->ifindex
+           && a->dir == b->dir
+           && a->mark == b->mark && a->mark_mask == b->mark_mask
+           && a->if_id == b->if_id;
+}

@@ -302,6 +302,34 @@ int xfrm_drop_policies_clear(struct xfrm_socket *sock);
 int xfrm_drop_policies_get(struct xfrm_socket *sock, bool *present,
                            uint32_t *mark, uint32_t *mask);
 
+/* Per-tunnel fallback drop policies.
+ *
+ * For each tunnel that wants IPsec, one outbound BLOCK policy for the
+ * tunnel's own packets (from its local address, or any, to its remote
+ * address; UDP to 6081 or 4789, or GRE), at XFRM_TUNNEL_DROP_PRIORITY:
+ * below every policy an IKE daemon installs, so charon's trap and IPsec
+ * policies win while they exist, and the tunnel's packets are dropped
+ * rather than sent in plaintext when they do not (charon stopped or
+ * restarting, the connection not loaded yet).  They match packets with
+ * no mark (mark 0/0xffffffff), which is how OVS sends tunnel packets and
+ * keeps them distinct from charon's policies of the same selector (mark
+ * 0/0): the kernel identifies policies by selector, direction and mark.
+ * Recognized in dumps by that priority, action, direction and mark. */
+#define XFRM_TUNNEL_DROP_PRIORITY (XFRM_DROP_PRIORITY + 1)
+
+/* Fills '*policy' with the fallback drop policy for a tunnel of family
+ * 'af' from 'local' (NULL for any) to 'remote', IP protocol 'proto' and,
+ * if nonzero, destination port 'dport'.  Returns 0, or -EINVAL if an
+ * address does not parse. */
+int xfrm_tunnel_drop_build(int af, const char *local, const char *remote,
+                           uint8_t proto, uint16_t dport,
+                           struct xfrm_policy *policy);
+/* True if 'policy' is a fallback drop policy built as above. */
+bool xfrm_policy_is_tunnel_drop(const struct xfrm_policy *policy);
+/* True if 'a' and 'b' have the same selector, direction and mark. */
+bool xfrm_policy_same_key(const struct xfrm_policy *a,
+                          const struct xfrm_policy *b);
+
 /* Low-level, pure interface, for tests. */
 
 /* Writes a request of 'type' for 'policy' with sequence number 'seq' into

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ struct monitor {
     bool drop_applied;              /* What the kernel has: */
     uint32_t drop_mark, drop_mask;  /*   policies for this mark/mask. */
     bool drop_dirty;                /* Kernel may differ from 'global'. */
+    bool tunnel_drops_synced;       /* Fallback drops checked after the
+                                     * first snapshot. */
     long long int drop_retry;       /* When to retry after a failure. */
 
     long long int next_file_check;  /* Re-read certificate files then. */
@@ -307,6 +310,159 @@ tunnel_apply__(struct monitor *m, struct tunnel *t)
     }
 }
 
+/* Per-tunnel fallback drop policies (see xfrm.h): a tunnel's packets are
+ * dropped, not sent in plaintext, whenever charon has no policy for them
+ * (stopped, restarting, the connection not loaded yet). */
+
+/* Builds the fallback drop policy of 'c' into '*p'.  Returns 0 or -errno. */
+static int
+tunnel_drop_policy__(const struct tunnel_conf *c, struct xfrm_policy *p)
+{
+    uint8_t proto = c->type == TUNNEL_GRE ? IPPROTO_GRE : IPPROTO_UDP;
+    uint16_t dport = (c->type == TUNNEL_GENEVE ? 6081
+                      : c->type == TUNNEL_VXLAN ? 4789 : 0);
+
+    return xfrm_tunnel_drop_build(c->af, c->local_ip, c->remote_ip, proto,
+                                  dport, p);
+}
+
+static void
+tunnel_drop_install__(struct monitor *m, const struct tunnel_conf *c)
+{
+    struct xfrm_policy p;
+
+    if (m->xfrm && !tunnel_drop_policy__(c, &p)) {
+        int error = xfrm_policy_update(m->xfrm, &p);
+        if (error) {
+            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+            LOG_WARN_RL(&rl, "installing the fallback drop policy to %s "
+                        "failed: %s, retrying at the next reconcile",
+                        c->remote_ip, ovsec_strerror(error));
+            m->tunnel_drops_synced = false;
+        }
+    }
+}
+
+/* Removes the fallback drop policy of 'c', which tunnel 'owner' no longer
+ * needs, unless another tunnel has the same one (tunnels to one peer that
+ * differ only in their key). */
+static void
+tunnel_drop_remove__(struct monitor *m, const struct tunnel *owner,
+                     const struct tunnel_conf *c)
+{
+    struct xfrm_policy p, q;
+    const struct tunnel *t;
+
+    if (!m->xfrm || tunnel_drop_policy__(c, &p)) {
+        return;
+    }
+    HMAP_FOR_EACH (t, node, &m->tunnels) {
+        if (t != owner && t->conf && !tunnel_drop_policy__(t->conf, &q)
+            && xfrm_policy_same_key(&p, &q)) {
+            return;
+        }
+    }
+    int error = xfrm_policy_delete(m->xfrm, &p);
+    if (error && error != -ENOENT) {
+        static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+        LOG_WARN_RL(&rl, "removing the fallback drop policy to %s failed: "
+                    "%s, retrying at the next reconcile", c->remote_ip,
+                    ovsec_strerror(error));
+        m->tunnel_drops_synced = false;
+    }
+}
+
+struct drop_entry {
+    struct hmap_node node;          /* In a map by policy key. */
+    struct xfrm_policy policy;      /* A fallback drop policy. */
+    bool present;                   /* Found in the kernel's dump. */
+};
+
+static uint32_t
+drop_hash__(const struct xfrm_policy *p)
+{
+    uint32_t hash = hash_bytes(&p->sel.dst, sizeof p->sel.dst, p->sel.proto);
+    hash = hash_bytes(&p->sel.src, sizeof p->sel.src, hash);
+    return hash_bytes(&p->sel.dport, sizeof p->sel.dport,
+                      hash ^ p->sel.src_plen);
+}
+
+/* Makes the kernel's fallback drop policies exactly those of the tunnels
+ * that want IPsec: adds missing ones, removes those left for tunnels that
+ * are gone (deleted while no monitor ran, or a failed removal). */
+static void
+sync_tunnel_drops__(struct monitor *m)
+{
+    struct xfrm_policy_list list;
+    struct drop_entry *e, *next;
+    const struct tunnel *t;
+    struct hmap wanted;
+    int error;
+
+    if (!m->xfrm) {
+        return;
+    }
+    hmap_init(&wanted);
+    HMAP_FOR_EACH (t, node, &m->tunnels) {
+        struct xfrm_policy p;
+        if (!t->conf || tunnel_drop_policy__(t->conf, &p)) {
+            continue;
+        }
+        uint32_t hash = drop_hash__(&p);
+        bool dup = false;
+        HMAP_FOR_EACH_WITH_HASH (e, node, hash, &wanted) {
+            dup |= xfrm_policy_same_key(&e->policy, &p);
+        }
+        if (!dup) {
+            e = xzalloc(sizeof *e);
+            e->policy = p;
+            hmap_insert(&wanted, &e->node, hash);
+        }
+    }
+
+    xfrm_policy_list_init(&list);
+    error = xfrm_dump_policies(m->xfrm, &list);
+    if (!error) {
+        for (size_t i = 0; i < list.n; i++) {
+            const struct xfrm_policy *p = &list.policies[i];
+            bool found = false;
+
+            if (!xfrm_policy_is_tunnel_drop(p)) {
+                continue;
+            }
+            HMAP_FOR_EACH_WITH_HASH (e, node, drop_hash__(p), &wanted) {
+                if (xfrm_policy_same_key(&e->policy, p)) {
+                    e->present = found = true;
+                }
+            }
+            if (!found) {
+                int r = xfrm_policy_delete(m->xfrm, p);
+                error = r && r != -ENOENT ? r : error;
+            }
+        }
+        HMAP_FOR_EACH (e, node, &wanted) {
+            if (!e->present) {
+                int r = xfrm_policy_update(m->xfrm, &e->policy);
+                error = r ? r : error;
+            }
+        }
+    }
+    if (error) {
+        static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+        LOG_WARN_RL(&rl, "synchronizing the fallback drop policies failed: "
+                    "%s, retrying at the next reconcile",
+                    ovsec_strerror(error));
+    }
+    m->tunnel_drops_synced = !error;
+
+    xfrm_policy_list_done(&list);
+    HMAP_FOR_EACH_SAFE (e, next, node, &wanted) {
+        hmap_remove(&wanted, &e->node);
+        free(e);
+    }
+    hmap_destroy(&wanted);
+}
+
 /* Removes 't' from the backend if it was handed to it. */
 static void
 tunnel_unapply__(struct monitor *m, struct tunnel *t)
@@ -318,6 +474,8 @@ tunnel_unapply__(struct monitor *m, struct tunnel *t)
             LOG_WARN("%s: cannot remove from the IKE backend: %s",
                      t->name, ovsec_strerror(error));
         }
+        /* After the connection: nothing leaks in between. */
+        tunnel_drop_remove__(m, t, t->conf);
         tunnel_conf_destroy(t->conf);
         t->conf = NULL;
     }
@@ -364,6 +522,16 @@ tunnel_reevaluate__(struct monitor *m, struct tunnel *t)
     }
 
     bool is_new = !t->conf;
+    /* The fallback drop goes in before charon hears of the tunnel. */
+    tunnel_drop_install__(m, conf);
+    if (t->conf) {
+        struct xfrm_policy old_p, new_p;
+        if (!tunnel_drop_policy__(t->conf, &old_p)
+            && !tunnel_drop_policy__(conf, &new_p)
+            && !xfrm_policy_same_key(&old_p, &new_p)) {
+            tunnel_drop_remove__(m, t, t->conf);
+        }
+    }
     tunnel_conf_destroy(t->conf);
     t->conf = conf;
     t->version++;
@@ -709,6 +877,11 @@ monitor_run(struct monitor *m)
         && !m->cleaning) {
         m->ovsdb_seqno = seqno;
         process_ovsdb__(m);
+        if (!m->tunnel_drops_synced) {
+            /* Once the tunnels are known: drops left by a tunnel deleted
+             * while no monitor ran go, missing ones come. */
+            sync_tunnel_drops__(m);
+        }
     }
 
     long long int now = time_msec();
@@ -728,6 +901,7 @@ monitor_run(struct monitor *m)
         && !m->cleaning) {
         m->next_reconcile = now + m->reconcile_ms;
         retry_failed__(m);
+        sync_tunnel_drops__(m);
         m->ike->class->reconcile(m->ike);
     }
 }
@@ -770,6 +944,7 @@ monitor_refresh(struct monitor *m)
     m->drop_dirty = true;
     if (ovsdb_client_has_snapshot(m->ovsdb)) {
         retry_failed__(m);
+        sync_tunnel_drops__(m);
         m->ike->class->reconcile(m->ike);
     }
     m->next_reconcile = time_msec() + m->reconcile_ms;

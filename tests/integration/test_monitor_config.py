@@ -619,8 +619,66 @@ def test_exit_no_cleanup_leaves_charon_alone(monitored):
 
 # ---- 7. ipsec_skb_mark ------------------------------------------------------
 
+FALLBACK_MARK = "0/0xffffffff"
+
+
 def drop_policies(h):
-    return {p for p in um.xfrm_policies(h) if p.action == "block"}
+    """ovsec's ipsec_skb_mark drop policies: block, with a mark."""
+    return {p for p in um.xfrm_policies(h)
+            if p.action == "block" and p.mark != FALLBACK_MARK}
+
+
+def fallback_drops(h):
+    """ovsec's per-tunnel fallback drop policies: block, for packets
+    without a mark."""
+    return {p.selector for p in um.xfrm_policies(h)
+            if p.action == "block" and p.mark == FALLBACK_MARK
+            and p.dir == "out"}
+
+
+def test_fallback_drop_policies(monitored, ovsec_monitor_binary):
+    """Each tunnel that wants IPsec has an outbound block policy for its
+    own packets below charon's policies, so they are dropped rather than
+    sent in plaintext whenever charon has no policy for them.  It follows
+    the tunnel's configuration and goes with the tunnel, also when the
+    tunnel was deleted while no monitor ran."""
+    h = monitored()
+    um.add_tunnels(h, [
+        dict(name="gnv0", type="geneve", remote_ip="192.0.2.2", psk="a"),
+        dict(name="vx0", type="vxlan", remote_ip="192.0.2.3", psk="b",
+             local_ip="192.0.2.1"),
+        dict(name="gre0", type="gre", remote_ip="192.0.2.4", psk="c"),
+    ])
+    um.wait_stats(h, configured=3)
+    assert fallback_drops(h) == {
+        "src 0.0.0.0/0 dst 192.0.2.2/32 proto udp dport 6081",
+        "src 192.0.2.1/32 dst 192.0.2.3/32 proto udp dport 4789",
+        "src 0.0.0.0/0 dst 192.0.2.4/32 proto gre",
+    }
+    # charon's trap policy for the same packets takes precedence: a lower
+    # priority value than ours, on the same (vx0) or a narrower selector.
+    text = h.run(["ip", "xfrm", "policy"]).stdout
+    ours = re.findall(r"src 192\.0\.2\.1/32 dst 192\.0\.2\.3/32 proto udp "
+                      r"dport 4789 \n\s+dir out (?:action block )?priority (\d+)",
+                      text)
+    assert sorted(int(p) for p in ours)[-1] == 16000001, text
+    assert min(int(p) for p in ours) < 16000000, text
+
+    h.vsctl("set", "interface", "gnv0", "options:remote_ip=192.0.2.5")
+    h.vsctl("del-port", "gre0")
+    um.wait(lambda: fallback_drops(h), lambda d: d == {
+        "src 0.0.0.0/0 dst 192.0.2.5/32 proto udp dport 6081",
+        "src 192.0.2.1/32 dst 192.0.2.3/32 proto udp dport 4789",
+    }, 5, "the fallback drops to follow the tunnels")
+
+    # Deleted while no monitor runs: gone once a monitor is back.
+    assert um.appctl(h, "exit", "--no-cleanup", check=False).returncode == 0
+    assert um.wait_exit(h.monitor) == 0
+    h.vsctl("del-port", "vx0")
+    h.monitor.start()
+    um.wait(lambda: fallback_drops(h), lambda d: d == {
+        "src 0.0.0.0/0 dst 192.0.2.5/32 proto udp dport 6081",
+    }, 5, "the stale fallback drop to go")
 
 
 def expected_drops(mark):
