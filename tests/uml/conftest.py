@@ -6,14 +6,23 @@ Fixtures:
     lab             a fresh ukernel.KernelLab, torn down after the test;
                     fails the test if a daemon died on its own or a
                     sanitizer wrote a report.
-    left, right     KernelHosts 192.0.2.1 / fd00::1 and 192.0.2.2 / fd00::2.
+    left, right     KernelHosts 192.0.2.1 / fd00::1 and 192.0.2.2 / fd00::2
+                    on 'lab' (nothing started: see ukernel.setup_tutorial).
+    module_lab      a KernelLab shared by the tests of one module (torn
+                    down, and checked like 'lab', after its last test), for
+                    scenarios that reuse hosts; the module's own fixtures
+                    add and set up its hosts.
     ovsec_monitor_binary
                     path of the ovsec-monitor to test ($OVSEC_MONITOR, else
                     build-test/ or build/ of the checkout); the test is
                     skipped if there is none, failed if
-                    $OVSEC_REQUIRE_MONITOR=1.
+                    $OVSEC_REQUIRE_MONITOR=1.  Session-scoped.
+    ovsec_pki_binary
+                    path of ovsec-pki ($OVSEC_PKI, else pki/ovsec-pki beside
+                    $OVSEC_MONITOR's build, else build-test/ or build/);
+                    skipped or failed like ovsec_monitor_binary.
     report          report(text): prints 'text' on the terminal even when
-                    pytest captures output (timings).
+                    pytest captures output (timings, "BENCH:" lines).
 
 Every test (setup and call) is bounded by $OVSEC_TEST_TIMEOUT seconds
 (default 120: the guest has one slow CPU).  On a kernel without the
@@ -98,8 +107,7 @@ def pytest_runtest_makereport(item, call):
                                      % (lab.id, call.when), logs))
 
 
-@pytest.fixture
-def lab():
+def _kernel_lab():
     try:
         the_lab = ukernel.KernelLab()
     except labmod.LabError as e:
@@ -119,6 +127,16 @@ def lab():
 
 
 @pytest.fixture
+def lab():
+    yield from _kernel_lab()
+
+
+@pytest.fixture(scope="module")
+def module_lab():
+    yield from _kernel_lab()
+
+
+@pytest.fixture
 def left(lab):
     return lab.add_host("left", 1)
 
@@ -128,14 +146,43 @@ def right(lab):
     return lab.add_host("right", 2)
 
 
-@pytest.fixture
-def ovsec_monitor_binary():
-    path, why = labmod.find_ovsec_monitor()
+def _require(path, why):
     if path is None:
         if os.environ.get("OVSEC_REQUIRE_MONITOR") == "1":
             pytest.fail(why + " (OVSEC_REQUIRE_MONITOR=1)", pytrace=False)
         pytest.skip(why)
     return path
+
+
+@pytest.fixture(scope="session")
+def ovsec_monitor_binary():
+    return _require(*labmod.find_ovsec_monitor())
+
+
+def find_ovsec_pki():
+    """(path, None) of the ovsec-pki to use, or (None, reason)."""
+    env = os.environ.get("OVSEC_PKI")
+    if env:
+        if os.access(env, os.X_OK):
+            return env, None
+        return None, "OVSEC_PKI=%s is not an executable file" % env
+    candidates = []
+    monitor = os.environ.get("OVSEC_MONITOR")
+    if monitor:
+        candidates.append(os.path.join(os.path.dirname(os.path.dirname(
+            monitor)), "pki", "ovsec-pki"))
+    for d in ("build-test", "build"):
+        candidates.append(os.path.join(labmod.REPO, d, "pki", "ovsec-pki"))
+    for c in candidates:
+        if os.access(c, os.X_OK):
+            return c, None
+    return None, ("ovsec-pki binary not found (set OVSEC_PKI; looked in %s)"
+                  % ", ".join(candidates))
+
+
+@pytest.fixture(scope="session")
+def ovsec_pki_binary():
+    return _require(*find_ovsec_pki())
 
 
 @pytest.fixture
