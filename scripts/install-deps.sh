@@ -27,7 +27,10 @@ TEST_PKGS=(python3 python3-pytest openvswitch-switch openvswitch-common
            libstrongswan-standard-plugins strongswan-libcharon
            iproute2 tcpdump iputils-ping procps kmod util-linux mount
            # Cross-checks of what ovsec-pki makes.
-           openssl strongswan-pki libnss3-tools)
+           openssl strongswan-pki libnss3-tools
+           # Real-kernel tests and the demo: a 6.1 kernel with ESP, Geneve,
+           # VXLAN, GRE and the Open vSwitch datapath, as a process.
+           user-mode-linux)
 
 # Daemons the packages above may try to start.
 DAEMONS=(ovsdb-server ovs-vswitchd charon starter)

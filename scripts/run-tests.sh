@@ -8,7 +8,10 @@
 #   3. meson test: the cmocka unit tests;
 #   4. pytest on tests/integration with the built ovsec-monitor, using
 #      Debian's /usr/bin/python3 (a pyenv or venv python3 earlier on PATH
-#      may lack Debian's modules).
+#      may lack Debian's modules);
+#   5. the real-kernel suite tests/uml in user-mode Linux, with a UBSan
+#      build in $OVSEC_UML_BUILD_DIR (default build-uml); OVSEC_SKIP_UML=1
+#      skips it.
 # Extra arguments are passed to pytest (e.g. -k ike -x).
 #
 # Exits non-zero if any step fails, or if pytest collects no tests.  Ends
@@ -59,12 +62,35 @@ pytest_rc=0
 "$PYTHON" -m pytest tests/integration -v "$@" 2>&1 \
     | tee "$BUILD/pytest.out" || pytest_rc=$?
 
+# Real-kernel suite, inside user-mode Linux (tests/uml).  ASan cannot run
+# in UML (its shadow memory does not fit UML's address space), so this
+# uses a build with UBSan only.  OVSEC_SKIP_UML=1 skips it.
+uml_rc=0
+UML_BUILD=${OVSEC_UML_BUILD_DIR:-build-uml}
+if [ "${OVSEC_SKIP_UML:-0}" != 1 ]; then
+    if [ -f "$UML_BUILD/build.ninja" ]; then
+        meson setup --reconfigure "$UML_BUILD" -Db_sanitize=undefined
+    else
+        meson setup "$UML_BUILD" -Db_sanitize=undefined
+    fi
+    ninja -C "$UML_BUILD"
+    OVSEC_MONITOR="$SRC/$UML_BUILD/monitor/ovsec-monitor" \
+    OVSEC_PKI="$SRC/$UML_BUILD/pki/ovsec-pki" \
+        tests/uml/run-uml.sh --timeout 2400 --settle 0 -- \
+        "$PYTHON" -m pytest tests/uml -v -p no:cacheprovider 2>&1 \
+        | tee "$UML_BUILD/pytest-uml.out" || uml_rc=$?
+fi
+
 echo
 log "summary"
 summary='^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout):'
 grep -E "$summary|No tests defined" "$BUILD/meson-test.out" \
     | sed 's/^/  meson: /' || true
 tail -n 1 "$BUILD/pytest.out" | sed 's/^/  pytest: /'
+if [ "${OVSEC_SKIP_UML:-0}" != 1 ]; then
+    grep -E '^=+ .*(passed|failed|error).* in ' "$UML_BUILD/pytest-uml.out" \
+        | tail -n 1 | sed 's/^/  pytest (user-mode Linux): /' || true
+fi
 
 status=0
 if [ "$meson_rc" -ne 0 ]; then
@@ -76,6 +102,14 @@ case $pytest_rc in
     5) log "FAILED: pytest collected no tests (exit status 5)" >&2
        status=1 ;;
     *) log "FAILED: pytest exited with status $pytest_rc" >&2
+       status=1 ;;
+esac
+case $uml_rc in
+    0) ;;
+    5) log "FAILED: the real-kernel suite collected no tests" >&2
+       status=1 ;;
+    *) log "FAILED: the real-kernel suite (user-mode Linux) exited with" \
+           "status $uml_rc" >&2
        status=1 ;;
 esac
 if [ $status -eq 0 ]; then
