@@ -405,9 +405,12 @@ def mark_local_traffic(host, mark):
 def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
                                  report):
     """ipsec_skb_mark=1/1: only packets marked by an OpenFlow rule match.
-    With charon killed before any traffic, unmarked packets leak (the
-    capture sees leaks), marked ones are blocked; charon then starts and
-    the tunnel comes up under traffic without a plaintext packet."""
+    With charon killed before any traffic: unmarked packets are dropped by
+    the tunnel's fallback drop policy (which matches packets without a
+    mark); packets with a mark that matches neither (2) leak, which shows
+    the capture sees leaks; packets marked 1 are blocked by the
+    ipsec_skb_mark policies.  charon then starts and the tunnel comes up
+    under traffic without a plaintext packet."""
     t_start = time.monotonic()
     hosts = (left, right)
     ukernel.setup_tutorial(hosts, ovsec_monitor_binary)
@@ -419,12 +422,26 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     ukernel.connect(left, right, type=type,
                     psk="mark-" + os.urandom(8).hex())
 
-    # Unmarked: nothing protects it while charon is down.  The ping works,
-    # in plaintext.
+    # Unmarked, charon down: the fallback drop policy blocks them, once
+    # each monitor has seen the tunnel (the capture counts from then).
+    for h in hosts:
+        um.wait(lambda: h.ip("xfrm", "policy"),
+                lambda text: "priority 16000001" in text, 10,
+                "%s's fallback drop policy" % h.name)
+    unmarked = time.time()
+    before = {h: xfrm_blocked(h) for h in hosts}
+    answered = ping_both_ways(left, right)
+    assert_blocked_traffic(hosts, cap, unmarked, before, answered,
+                           "from unmarked packets with charon down")
+
+    # Marked 2: matches neither ipsec_skb_mark=1/1 nor the fallback drop,
+    # so nothing protects it.  The ping works, in plaintext.
+    for h in hosts:
+        mark_local_traffic(h, 2)
     ukernel.wait_ping(left, right)
     leaked = cap.traffic().plaintext
-    assert leaked, ("no plaintext %s packet on the underlay while unmarked "
-                    "traffic crossed a tunnel without IPsec: the capture "
+    assert leaked, ("no plaintext %s packet on the underlay while packets "
+                    "marked 2 crossed a tunnel without IPsec: the capture "
                     "cannot see leaks" % type)
 
     # Marked: blocked.
