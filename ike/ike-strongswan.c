@@ -128,8 +128,30 @@ LOG_MODULE(strongswan);
 #define CA_BUNDLE_MAX (256 * 1024)
 
 static const char *const vici_events[] = {
-    "ike-updown", "child-updown", "ike-rekey", "child-rekey", NULL
+    "ike-updown", "child-updown", "ike-rekey", "child-rekey", "log", NULL
 };
+
+/* charon reports why a negotiation failed only in its log (at level 1 or
+ * less, which is what it sends as VICI "log" events).  Messages of a
+ * tunnel's IKE SA that contain one of these are kept as the tunnel's
+ * last IKE failure, for tunnels/show, until an IKE or CHILD SA of the
+ * tunnel comes up. */
+static const char *const ike_failure_markers[] = {
+    "AUTHENTICATION_FAILED",        /* The peer rejected our AUTH. */
+    "MAC mismatched",               /* We rejected the peer's PSK AUTH. */
+    "no shared key found",
+    "signature validation failed",
+    "no trusted",                   /* No trusted key/cert for the peer. */
+    "constraint check failed",
+    "NO_PROPOSAL_CHOSEN",
+    "no acceptable proposal",
+    "TS_UNACCEPTABLE",
+    "peer not responding",
+    "giving up after",
+    NULL
+};
+/* Longest failure message kept. */
+#define IKE_FAILURE_MAX 200
 
 /* One tunnel as applied to charon. */
 struct ss_tunnel {
@@ -179,6 +201,11 @@ struct ss_tunnel {
     long long int retry_at;         /* Check and initiate then, after an
                                      * SA went down; LLONG_MAX if not. */
     long long int retry_delay;      /* Next delay for 'retry_at'. */
+
+    /* Why negotiations fail, from charon's log; NULL once an SA of the
+     * tunnel came up. */
+    char *ike_failure;
+    long long int ike_failure_at;   /* time_msec() when it was logged. */
 };
 
 /* A CHILD_SA in the cache. */
@@ -406,6 +433,7 @@ ss_tunnel_destroy(struct ss_tunnel *t)
     if (t) {
         ss_tunnel_clear_conf(t);
         free(t->why);
+        free(t->ike_failure);
         free(t->name);
         free(t);
     }
@@ -1501,6 +1529,54 @@ on_connection__(void *ss_, bool connected)
     }
 }
 
+static void
+ike_failure_clear__(struct ss_tunnel *t)
+{
+    if (t) {
+        free(t->ike_failure);
+        t->ike_failure = NULL;
+    }
+}
+
+/* Keeps a "log" event's message as the last IKE failure of the tunnel
+ * whose IKE SA logged it, if it says why a negotiation failed. */
+static void
+on_log__(struct ike_strongswan *ss, const struct vici_msg *ev)
+{
+    static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(60, 60);
+    const char *name = vici_node_get_str(&ev->root, "ikesa-name");
+    const char *msg = vici_node_get_str(&ev->root, "msg");
+    struct ss_tunnel *t = name ? ss_tunnel_find(ss, name) : NULL;
+    size_t i;
+
+    if (!t || !msg) {
+        return;
+    }
+    for (i = 0; ike_failure_markers[i]; i++) {
+        if (strstr(msg, ike_failure_markers[i])) {
+            break;
+        }
+    }
+    if (!ike_failure_markers[i]) {
+        return;
+    }
+
+    /* Printable ASCII only: it ends up in JSON and on terminals. */
+    size_t n = strnlen(msg, IKE_FAILURE_MAX);
+    char *copy = xmalloc(n + 1);
+    for (size_t j = 0; j < n; j++) {
+        unsigned char ch = msg[j];
+        copy[j] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+    }
+    copy[n] = '\0';
+    if (!t->ike_failure || strcmp(t->ike_failure, copy)) {
+        LOG_WARN_RL(&rl, "%s: IKE negotiation failed: %s", t->name, copy);
+    }
+    free(t->ike_failure);
+    t->ike_failure = copy;
+    t->ike_failure_at = time_msec();
+}
+
 /* Applies an ike-updown, child-updown, ike-rekey or child-rekey event to
  * the SA cache.  Events for connections that are not ours are ignored, so
  * the cache holds at most MAX_IKE_SAS_PER_CONN per tunnel. */
@@ -1517,6 +1593,10 @@ on_event__(void *ss_, const struct vici_msg *ev)
     if (ss->destroying || !ev->name) {
         return;
     }
+    if (!strcmp(ev->name, "log")) {
+        on_log__(ss, ev);
+        return;
+    }
     for (size_t i = 0; i < root->n_children; i++) {
         const struct vici_node *n = root->children[i];
         if (n->type != VICI_NODE_SECTION || !n->key
@@ -1527,6 +1607,7 @@ on_event__(void *ss_, const struct vici_msg *ev)
 
         if (!strcmp(ev->name, "ike-updown")) {
             if (is_up) {
+                ike_failure_clear__(ss_tunnel_find(ss, n->key));
                 sa_upsert__(&ss->sas, n, false);
             } else {
                 sa_remove__(&ss->sas, n->key, uniqueid);
@@ -1545,6 +1626,9 @@ on_event__(void *ss_, const struct vici_msg *ev)
                 const char *cname = vici_node_get_str(c, "name");
                 if (!is_up && sa) {
                     sa_remove_child__(sa, vici_node_get_str(c, "uniqueid"));
+                }
+                if (is_up) {
+                    ike_failure_clear__(t);
                 }
                 if (cname && !strcmp(cname, out)) {
                     if (is_up) {
@@ -1996,6 +2080,7 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
         hmap_insert(&ss->tunnels, &t->node, hash_string(t->name, 0));
     }
     ss_tunnel_clear_conf(t);
+    ike_failure_clear__(t);
     t->version = tun->version;
     t->type = c->type;
     t->local_ip = nullable_xstrdup(c->local_ip);
@@ -2378,6 +2463,7 @@ ss_show_tunnel(const struct ike_backend *up, const char *name,
                struct ds *out)
 {
     const struct ike_strongswan *ss = ike_strongswan_cast(up);
+    const struct ss_tunnel *t = ss_tunnel_find(ss, name);
     struct ss_ike_sa *sa;
 
     HMAP_FOR_EACH_WITH_HASH (sa, node, hash_string(name, 0), &ss->sas) {
@@ -2392,6 +2478,11 @@ ss_show_tunnel(const struct ike_backend *up, const char *name,
                 format_child_sa__(c, out);
             }
         }
+    }
+    if (t && t->ike_failure) {
+        ds_put_format(out, "  last IKE failure (%lld s ago): %s\n",
+                      (time_msec() - t->ike_failure_at) / 1000,
+                      t->ike_failure);
     }
 }
 

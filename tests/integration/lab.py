@@ -659,7 +659,6 @@ charon {
     load = %(plugins)s
     install_routes = no
     install_virtual_ip = no
-    xfrm_acq_expires = %(acq)d
     filelog {
         lab {
             path = %(dir)s/charon.log
@@ -680,6 +679,10 @@ charon {
     plugins {
         vici {
             socket = unix://%(vici)s
+        }
+        kernel-netlink {
+            # Written to net.core.xfrm_acq_expires (default 165 s).
+            xfrm_acq_expires = %(acq)d
         }
     }
 %(extra)s

@@ -1075,7 +1075,7 @@ static void
 handshake(struct fx *f)
 {
     static const char *const events[] = {
-        "ike-updown", "child-updown", "ike-rekey", "child-rekey",
+        "ike-updown", "child-updown", "ike-rekey", "child-rekey", "log",
     };
 
     expect(f, "version {}");
@@ -2080,6 +2080,64 @@ assert_show(struct fx *f, const char *name, const char *expected)
     free(s);
 }
 
+/* A "log" event as charon's vici logger sends it, for IKE SA 'name'
+ * (none if NULL). */
+static void
+send_log(struct fx *f, const char *name, const char *msg)
+{
+    struct vici_builder *b = vici_builder_create(VICI_EVENT, "log");
+
+    vici_add_kv(b, "group", "IKE");
+    vici_add_kv(b, "level", "1");
+    vici_add_kv(b, "thread", "13");
+    if (name) {
+        vici_add_kv(b, "ikesa-name", name);
+        vici_add_kv(b, "ikesa-uniqueid", "4");
+    }
+    vici_add_kv(b, "msg", msg);
+    send_event(f, "log", b);
+}
+
+/* Why negotiations fail reaches tunnels/show: charon's log messages that
+ * say so are kept per tunnel (made printable) until an SA comes up, and
+ * forgotten when the tunnel is configured again. */
+static void
+test_ike_failure_shown(void **state)
+{
+    struct fx *f = *state;
+    struct vici_builder *b;
+    char *s;
+
+    handshake(f);
+    configure_gnv0(f, 1);
+
+    /* Not a failure, another connection's, no IKE SA: nothing kept. */
+    send_log(f, "gnv0", "initiating IKE_SA gnv0[4] to 192.0.2.2");
+    send_log(f, "other", "received AUTHENTICATION_FAILED notify error");
+    send_log(f, NULL, "received AUTHENTICATION_FAILED notify error");
+    pump_n(f, 3);
+    assert_show(f, "gnv0", "");
+
+    /* The last failure wins; unprintable bytes become '?'. */
+    send_log(f, "gnv0", "tried 1 shared key for '192.0.2.1' - "
+             "'192.0.2.2', but MAC mismatched");
+    send_log(f, "gnv0", "received AUTHENTICATION_FAILED notify\001error");
+    pump_n(f, 3);
+    assert_show(f, "gnv0", "  last IKE failure (0 s ago): received "
+                "AUTHENTICATION_FAILED notify?error\n");
+
+    /* An SA comes up: the failure is history. */
+    b = updown("ike-updown", true);
+    add_ike_sa(b, "gnv0", "5", "ESTABLISHED");
+    vici_end_section(b);
+    send_event(f, "ike-updown", b);
+    pump_n(f, 3);
+    s = show(f, "gnv0");
+    assert_null(strstr(s, "failure"));
+    free(s);
+    check_dones(0);
+}
+
 static void
 test_sa_events(void **state)
 {
@@ -2261,7 +2319,7 @@ test_query_status(void **state)
     char *expected = xasprintf(
         "IKE daemon: strongSwan charon over %s: connected, charon 5.9.8\n"
         "tunnels: 0, IKE SAs: 0, requests pending: 0, loads: 0, "
-        "unloads: 0, initiates: 0, VICI messages sent: 5\n"
+        "unloads: 0, initiates: 0, VICI messages sent: 6\n"
         "Connections:\n"
         "gnv0: IKEv2, 192.0.2.1...192.0.2.2\n"
         "  gnv0-in: TRANSPORT, dynamic[udp/6081] === dynamic[udp]\n"
@@ -3465,6 +3523,7 @@ main(void)
         T(test_initiate_backoff),
         T(test_retry_after_down),
         T(test_sa_events),
+        T(test_ike_failure_shown),
         T(test_list_sas_feeds_show),
         T(test_query_status),
         T(test_cleanup),
