@@ -87,6 +87,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
 #include "ds.h"
 #include "global-conf.h"
 #include "hmap.h"
@@ -2059,6 +2061,46 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
     return why ? -EINVAL : 0;
 }
 
+/* Stores in 'src' (4 or 16 bytes, for 'af') the source address the kernel
+ * would use to reach 'dst'.  connect() on a UDP socket only looks up the
+ * route: nothing is sent and nothing blocks.  Returns 0 or -errno. */
+static int
+route_source__(int af, const unsigned char *dst, unsigned char *src)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, error = 0;
+
+    memset(&ss, 0, sizeof ss);
+    if (af == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(500);
+        memcpy(&sin->sin_addr, dst, 4);
+        len = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(500);
+        memcpy(&sin6->sin6_addr, dst, 16);
+        len = sizeof *sin6;
+    }
+    fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *) &ss, len)
+        || getsockname(fd, (struct sockaddr *) &ss, &len)) {
+        error = -errno;
+    } else if (af == AF_INET) {
+        memcpy(src, &((struct sockaddr_in *) &ss)->sin_addr, 4);
+    } else {
+        memcpy(src, &((struct sockaddr_in6 *) &ss)->sin6_addr, 16);
+    }
+    close(fd);
+    return error;
+}
+
 static int
 ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 {
@@ -2095,14 +2137,17 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 
     /* GRE has one child for both directions: only one end initiates, the
      * one with the lower address, so that the two do not cross; the other
-     * end's trap policy still triggers on traffic. */
+     * end's trap policy still triggers on traffic.  Without local_ip, the
+     * local address is the one the kernel would send from. */
     if (t->type == TUNNEL_GRE) {
         unsigned char a[16], b[16];
         int af = c->af == AF_INET6 ? AF_INET6 : AF_INET;
-        t->initiator = c->local_ip
-                       && inet_pton(af, c->local_ip, a) == 1
-                       && inet_pton(af, c->remote_ip, b) == 1
-                       && memcmp(a, b, af == AF_INET ? 4 : 16) < 0;
+        size_t size = af == AF_INET ? 4 : 16;
+        t->initiator = inet_pton(af, c->remote_ip, b) == 1
+                       && (c->local_ip
+                           ? inet_pton(af, c->local_ip, a) == 1
+                           : !route_source__(af, b, a))
+                       && memcmp(a, b, size) < 0;
     } else {
         t->initiator = true;
     }
