@@ -252,6 +252,34 @@ x509_cert_from_pem(const void *data, size_t size, const char *what,
     return error;
 }
 
+/* The first half of x509_cert_load() and x509_key_load(): zeroes
+ * 'ret_digest' (if nonnull), then reads 'path' into '*data' and '*size'
+ * as x509_read_file() does. */
+static int
+load_begin__(const char *path, uint8_t ret_digest[X509_DIGEST_SIZE],
+             char **data, size_t *size, char **ret_why)
+{
+    if (ret_digest) {
+        memset(ret_digest, 0, X509_DIGEST_SIZE);
+    }
+    return x509_read_file(path, data, size, ret_why);
+}
+
+/* The second half: if 'error' (the parser's result) is 0 and 'ret_digest'
+ * is nonnull, stores the digest of 'data' there.  Then wipes and frees
+ * 'data' (it may hold a private key) and returns 'error'. */
+static int
+load_end__(int error, char *data, size_t size,
+           uint8_t ret_digest[X509_DIGEST_SIZE])
+{
+    if (!error && ret_digest) {
+        x509_sha256(data, size, ret_digest);
+    }
+    memzero_explicit(data, size);
+    free(data);
+    return error;
+}
+
 int
 x509_cert_load(const char *path, X509 **ret,
                uint8_t ret_digest[X509_DIGEST_SIZE], char **ret_why)
@@ -261,18 +289,12 @@ x509_cert_load(const char *path, X509 **ret,
     int error;
 
     *ret = NULL;
-    if (ret_digest) {
-        memset(ret_digest, 0, X509_DIGEST_SIZE);
+    error = load_begin__(path, ret_digest, &data, &size, ret_why);
+    if (!error) {
+        error = load_end__(x509_cert_from_pem(data, size, path, ret,
+                                              ret_why),
+                           data, size, ret_digest);
     }
-    error = x509_read_file(path, &data, &size, ret_why);
-    if (error) {
-        return error;
-    }
-    error = x509_cert_from_pem(data, size, path, ret, ret_why);
-    if (!error && ret_digest) {
-        x509_sha256(data, size, ret_digest);
-    }
-    free(data);
     return error;
 }
 
@@ -356,15 +378,14 @@ x509_certs_load(const char *path, X509 ***ret_certs, size_t *ret_n,
 
     *ret_certs = NULL;
     *ret_n = 0;
-    error = x509_read_file(path, &data, &size, ret_why);
-    if (error) {
-        return error;
+    error = load_begin__(path, NULL, &data, &size, ret_why);
+    if (!error) {
+        /* load_end__() wipes the data: the file may hold a private key
+         * next to the certificates. */
+        error = load_end__(x509_certs_from_pem(data, size, path, ret_certs,
+                                               ret_n, ret_why),
+                           data, size, NULL);
     }
-    error = x509_certs_from_pem(data, size, path, ret_certs, ret_n,
-                                ret_why);
-    /* The file may hold a private key next to the certificates. */
-    memzero_explicit(data, size);
-    free(data);
     return error;
 }
 
@@ -433,19 +454,11 @@ x509_key_load(const char *path, EVP_PKEY **ret,
     int error;
 
     *ret = NULL;
-    if (ret_digest) {
-        memset(ret_digest, 0, X509_DIGEST_SIZE);
+    error = load_begin__(path, ret_digest, &data, &size, ret_why);
+    if (!error) {
+        error = load_end__(x509_key_from_pem(data, size, path, ret, ret_why),
+                           data, size, ret_digest);
     }
-    error = x509_read_file(path, &data, &size, ret_why);
-    if (error) {
-        return error;
-    }
-    error = x509_key_from_pem(data, size, path, ret, ret_why);
-    if (!error && ret_digest) {
-        x509_sha256(data, size, ret_digest);
-    }
-    memzero_explicit(data, size);
-    free(data);
     return error;
 }
 

@@ -697,55 +697,54 @@ alg_name__(const char *name, size_t size, struct xfrm_alg_info *alg)
     alg->name[len] = '\0';
 }
 
-/* Parses an XFRMA_ALG_CRYPT, _AUTH or _COMP attribute (struct xfrm_algo)
- * into 'alg', checking that the key it announces is all there but never
- * copying it. */
+/* Completes the parsing of an algorithm attribute 'attr' whose fixed part
+ * ('fixed_size' bytes, ending before the key) announces 'name' and a key
+ * of 'key_bits': checks that the key is all there, never copying it. */
+static int
+alg_finish__(const struct nlattr *attr, size_t fixed_size,
+             const char *name, size_t name_size, unsigned int key_bits,
+             unsigned int icv_bits, struct xfrm_alg_info *alg)
+{
+    if (((size_t) key_bits + 7) / 8
+        > mnl_attr_get_payload_len(attr) - fixed_size) {
+        return -EBADMSG;
+    }
+    alg_name__(name, name_size, alg);
+    alg->key_bits = key_bits;
+    alg->icv_bits = icv_bits;
+    return 0;
+}
+
+/* Parses an XFRMA_ALG_CRYPT or _COMP attribute (struct xfrm_algo) into
+ * 'alg'. */
 static int
 alg_parse__(const struct nlattr *attr, struct xfrm_alg_info *alg)
 {
-    size_t size = mnl_attr_get_payload_len(attr);
     struct xfrm_algo k;
 
-    if (!attr_get__(attr, &k, sizeof k)
-        || ((size_t) k.alg_key_len + 7) / 8 > size - sizeof k) {
-        return -EBADMSG;
-    }
-    alg_name__(k.alg_name, sizeof k.alg_name, alg);
-    alg->key_bits = k.alg_key_len;
-    alg->icv_bits = 0;
-    return 0;
+    return (!attr_get__(attr, &k, sizeof k) ? -EBADMSG
+            : alg_finish__(attr, sizeof k, k.alg_name, sizeof k.alg_name,
+                           k.alg_key_len, 0, alg));
 }
 
 static int
 alg_auth_parse__(const struct nlattr *attr, struct xfrm_alg_info *alg)
 {
-    size_t size = mnl_attr_get_payload_len(attr);
     struct xfrm_algo_auth k;
 
-    if (!attr_get__(attr, &k, sizeof k)
-        || ((size_t) k.alg_key_len + 7) / 8 > size - sizeof k) {
-        return -EBADMSG;
-    }
-    alg_name__(k.alg_name, sizeof k.alg_name, alg);
-    alg->key_bits = k.alg_key_len;
-    alg->icv_bits = k.alg_trunc_len;
-    return 0;
+    return (!attr_get__(attr, &k, sizeof k) ? -EBADMSG
+            : alg_finish__(attr, sizeof k, k.alg_name, sizeof k.alg_name,
+                           k.alg_key_len, k.alg_trunc_len, alg));
 }
 
 static int
 alg_aead_parse__(const struct nlattr *attr, struct xfrm_alg_info *alg)
 {
-    size_t size = mnl_attr_get_payload_len(attr);
     struct xfrm_algo_aead k;
 
-    if (!attr_get__(attr, &k, sizeof k)
-        || ((size_t) k.alg_key_len + 7) / 8 > size - sizeof k) {
-        return -EBADMSG;
-    }
-    alg_name__(k.alg_name, sizeof k.alg_name, alg);
-    alg->key_bits = k.alg_key_len;
-    alg->icv_bits = k.alg_icv_len;
-    return 0;
+    return (!attr_get__(attr, &k, sizeof k) ? -EBADMSG
+            : alg_finish__(attr, sizeof k, k.alg_name, sizeof k.alg_name,
+                           k.alg_key_len, k.alg_icv_len, alg));
 }
 
 static int
@@ -1540,10 +1539,13 @@ sel_involves__(const struct xfrm_sel *s, int family,
             || (s->dst_plen && addr_equal__(family, &s->dst, af, addr)));
 }
 
+/* True if policy 'p_' (a struct xfrm_policy) has 'addr' in its selector
+ * or its templates. */
 static bool
-policy_involves__(const struct xfrm_policy *p, int af,
-                  const union xfrm_addr *addr)
+policy_involves__(const void *p_, int af, const union xfrm_addr *addr)
 {
+    const struct xfrm_policy *p = p_;
+
     if (sel_involves__(&p->sel, p->sel.family, af, addr)) {
         return true;
     }
@@ -1557,10 +1559,12 @@ policy_involves__(const struct xfrm_policy *p, int af,
     return false;
 }
 
+/* True if state 's_' (a struct xfrm_state) has 'addr' as an endpoint or in
+ * its selector. */
 static bool
-state_involves__(const struct xfrm_state *s, int af,
-                 const union xfrm_addr *addr)
+state_involves__(const void *s_, int af, const union xfrm_addr *addr)
 {
+    const struct xfrm_state *s = s_;
     int sel_family = s->sel.family != AF_UNSPEC ? s->sel.family : s->family;
 
     return (addr_equal__(s->family, &s->src, af, addr)
@@ -1568,45 +1572,89 @@ state_involves__(const struct xfrm_state *s, int af,
             || sel_involves__(&s->sel, sel_family, af, addr));
 }
 
-int
-xfrm_format_policies_for(const struct xfrm_policy_list *list, int af,
-                         const char *local, const char *remote,
-                         struct ds *out)
+/* Appends a one-line summary of policy 'p_' (a struct xfrm_policy). */
+static void
+put_policy_line__(struct ds *out, const void *p_)
+{
+    const struct xfrm_policy *p = p_;
+
+    ds_put_cstr(out, "  ");
+    put_sel__(out, &p->sel, AF_UNSPEC);
+    put_dir__(out, p->dir);
+    if (p->action == XFRM_POLICY_BLOCK) {
+        ds_put_cstr(out, " action block");
+    } else if (p->action != XFRM_POLICY_ALLOW) {
+        ds_put_format(out, " action %u", p->action);
+    }
+    ds_put_format(out, " priority %"PRIu32, p->priority);
+    if (policy_has_mark__(p)) {
+        ds_put_cstr(out, " mark ");
+        put_mark__(out, p->mark, p->mark_mask);
+    }
+    ds_put_char(out, '\n');
+}
+
+/* Appends a one-line summary of state 's_' (a struct xfrm_state). */
+static void
+put_state_line__(struct ds *out, const void *s_)
+{
+    const struct xfrm_state *s = s_;
+
+    ds_put_cstr(out, "  src ");
+    put_addr__(out, s->family, &s->src);
+    ds_put_cstr(out, " dst ");
+    put_addr__(out, s->family, &s->dst);
+    ds_put_cstr(out, " proto ");
+    put_xfrm_proto__(out, s->proto);
+    ds_put_format(out, " spi 0x%08"PRIx32" reqid %"PRIu32" mode ",
+                  s->spi, s->reqid);
+    put_mode__(out, s->mode);
+    ds_put_char(out, '\n');
+}
+
+/* The body of xfrm_format_policies_for() and xfrm_format_states_for():
+ * counts the 'n' items of 'size' bytes at 'items' that 'involves' the
+ * remote address and, if 'local' is nonnull, the local one, and appends
+ * each of them to 'out' (if nonnull) with 'put_line'. */
+static int
+format_items_for__(const void *items, size_t n, size_t size,
+                   bool (*involves)(const void *, int,
+                                    const union xfrm_addr *),
+                   void (*put_line)(struct ds *, const void *),
+                   int af, const char *local, const char *remote,
+                   struct ds *out)
 {
     union xfrm_addr local_addr, remote_addr;
     bool has_local;
-    int n = 0;
+    int n_found = 0;
 
     if (endpoints_parse__(af, local, remote, &local_addr, &has_local,
                           &remote_addr)) {
         return -EINVAL;
     }
-    for (size_t i = 0; i < list->n; i++) {
-        const struct xfrm_policy *p = &list->policies[i];
+    for (size_t i = 0; i < n; i++) {
+        const void *item = (const char *) items + i * size;
 
-        if (!policy_involves__(p, af, &remote_addr)
-            || (has_local && !policy_involves__(p, af, &local_addr))) {
+        if (!involves(item, af, &remote_addr)
+            || (has_local && !involves(item, af, &local_addr))) {
             continue;
         }
-        n++;
+        n_found++;
         if (out) {
-            ds_put_cstr(out, "  ");
-            put_sel__(out, &p->sel, AF_UNSPEC);
-            put_dir__(out, p->dir);
-            if (p->action == XFRM_POLICY_BLOCK) {
-                ds_put_cstr(out, " action block");
-            } else if (p->action != XFRM_POLICY_ALLOW) {
-                ds_put_format(out, " action %u", p->action);
-            }
-            ds_put_format(out, " priority %"PRIu32, p->priority);
-            if (policy_has_mark__(p)) {
-                ds_put_cstr(out, " mark ");
-                put_mark__(out, p->mark, p->mark_mask);
-            }
-            ds_put_char(out, '\n');
+            put_line(out, item);
         }
     }
-    return n;
+    return n_found;
+}
+
+int
+xfrm_format_policies_for(const struct xfrm_policy_list *list, int af,
+                         const char *local, const char *remote,
+                         struct ds *out)
+{
+    return format_items_for__(list->policies, list->n,
+                              sizeof *list->policies, policy_involves__,
+                              put_policy_line__, af, local, remote, out);
 }
 
 int
@@ -1614,36 +1662,9 @@ xfrm_format_states_for(const struct xfrm_state_list *list, int af,
                        const char *local, const char *remote,
                        struct ds *out)
 {
-    union xfrm_addr local_addr, remote_addr;
-    bool has_local;
-    int n = 0;
-
-    if (endpoints_parse__(af, local, remote, &local_addr, &has_local,
-                          &remote_addr)) {
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < list->n; i++) {
-        const struct xfrm_state *s = &list->states[i];
-
-        if (!state_involves__(s, af, &remote_addr)
-            || (has_local && !state_involves__(s, af, &local_addr))) {
-            continue;
-        }
-        n++;
-        if (out) {
-            ds_put_cstr(out, "  src ");
-            put_addr__(out, s->family, &s->src);
-            ds_put_cstr(out, " dst ");
-            put_addr__(out, s->family, &s->dst);
-            ds_put_cstr(out, " proto ");
-            put_xfrm_proto__(out, s->proto);
-            ds_put_format(out, " spi 0x%08"PRIx32" reqid %"PRIu32" mode ",
-                          s->spi, s->reqid);
-            put_mode__(out, s->mode);
-            ds_put_char(out, '\n');
-        }
-    }
-    return n;
+    return format_items_for__(list->states, list->n, sizeof *list->states,
+                              state_involves__, put_state_line__,
+                              af, local, remote, out);
 }
 
 /* Drop policies. */

@@ -74,99 +74,130 @@ note_cut_short__(const struct pki_ctx *ctx, const char *cert_path,
     ASN1_TIME_free(asked);
 }
 
-/* Issues a certificate for 'req' (CN 'cn') with the CA of 'type', adds it
- * to 'of' as 'cert_path' and commits 'of'.  Then records it in the CA's
+/* What "sign" and "req+sign" work on. */
+struct sign_job {
+    char *req_path;             /* NAME-req.pem. */
+    char *cert_path;            /* NAME-cert.pem. */
+    struct outfiles *of;        /* Files to move into place together. */
+    enum pki_ca_type type;      /* The CA that signs. */
+    EVP_PKEY *ca_key;           /* Its key and certificate, once loaded. */
+    X509 *ca_cert;
+    X509_REQ *req;              /* The request and its CN, once loaded. */
+    char *cn;
+};
+
+/* Issues a certificate for 'job''s request with its CA, adds it to 'job''s
+ * files as its cert_path and commits them.  Then records it in the CA's
  * database and the audit log. */
 static int
-issue_and_commit__(struct pki_ctx *ctx, enum pki_ca_type type,
-                   const X509 *ca_cert, EVP_PKEY *ca_key, X509_REQ *req,
-                   const char *cn, struct outfiles *of,
-                   const char *cert_path, char **ret_why)
+issue_and_commit__(struct pki_ctx *ctx, struct sign_job *job, char **ret_why)
 {
-    char *ca_dir = pki_ca_dir(ctx, type);
+    char *ca_dir = pki_ca_dir(ctx, job->type);
     X509 *cert = NULL;
     int error;
 
-    error = pki_issue(ctx, req, cn, ca_cert, ca_key, &cert, ret_why);
+    error = pki_issue(ctx, job->req, job->cn, job->ca_cert, job->ca_key,
+                      &cert, ret_why);
     if (!error) {
-        error = pki_stage_cert(ctx, of, cert_path, cert, ret_why);
+        error = pki_stage_cert(ctx, job->of, job->cert_path, cert, ret_why);
     }
     if (!error) {
-        error = outfiles_commit(of, ctx->force, ret_why);
+        error = outfiles_commit(job->of, ctx->force, ret_why);
     }
     if (!error) {
-        note_cut_short__(ctx, cert_path, cert);
+        note_cut_short__(ctx, job->cert_path, cert);
         pki_record_issued(ctx, ca_dir, cert);
         pki_log(ctx, "%s signed %s for CN \"%s\", %d days", ca_dir,
-                cert_path, cn, ctx->days);
+                job->cert_path, job->cn, ctx->days);
     }
     X509_free(cert);
     free(ca_dir);
     return error;
 }
 
+/* Initializes 'job' for NAME 'args[0]' and checks that name (see
+ * pki_check_name() for 'new_key' and 'unique') and the optional CA type
+ * 'args[1]'.  Whatever it returns, free 'job' with sign_job_destroy__(). */
+static int
+sign_job_init__(struct sign_job *job, int n_args, char *args[],
+                bool new_key, bool unique, char **ret_why)
+{
+    const char *name = args[0];
+
+    memset(job, 0, sizeof *job);
+    job->req_path = pki_file_name(name, "req.pem");
+    job->cert_path = pki_file_name(name, "cert.pem");
+    job->of = outfiles_create();
+
+    *ret_why = pki_check_name(name, new_key, unique);
+    if (*ret_why) {
+        return -EINVAL;
+    }
+    return pki_parse_ca_type(n_args > 1 ? args[1] : NULL, &job->type,
+                             ret_why);
+}
+
+/* Loads the CA of 'job' and checks that its certificate is not there
+ * yet. */
+static int
+sign_job_load_ca__(struct pki_ctx *ctx, struct sign_job *job,
+                   char **ret_why)
+{
+    int error = pki_load_ca(ctx, job->type, &job->ca_cert, &job->ca_key,
+                            ret_why);
+    return error ? error : pki_must_not_exist(ctx, job->cert_path, ret_why);
+}
+
+static void
+sign_job_destroy__(struct sign_job *job)
+{
+    free(job->cn);
+    X509_REQ_free(job->req);
+    X509_free(job->ca_cert);
+    EVP_PKEY_free(job->ca_key);
+    outfiles_destroy(job->of);
+    free(job->cert_path);
+    free(job->req_path);
+}
+
 int
 cmd_sign(struct pki_ctx *ctx, int n_args, char *args[], char **ret_why)
 {
-    const char *name = args[0];
-    char *req_path = pki_file_name(name, "req.pem");
-    char *cert_path = pki_file_name(name, "cert.pem");
-    struct outfiles *of = outfiles_create();
-    enum pki_ca_type type;
-    EVP_PKEY *ca_key = NULL;
-    X509 *ca_cert = NULL;
-    X509_REQ *req = NULL;
-    char *cn = NULL;
+    struct sign_job job;
     int error;
 
-    *ret_why = pki_check_name(name, false, true);
-    if (*ret_why) {
-        error = -EINVAL;
-        goto out;
-    }
-    error = pki_parse_ca_type(n_args > 1 ? args[1] : NULL, &type, ret_why);
+    error = sign_job_init__(&job, n_args, args, false, true, ret_why);
     if (error) {
         goto out;
     }
 
     /* Everything that can fail is checked before the question. */
-    error = pki_load_req(req_path, &req, &cn, ret_why);
+    error = pki_load_req(job.req_path, &job.req, &job.cn, ret_why);
     if (error) {
         goto out;
     }
-    error = pki_load_ca(ctx, type, &ca_cert, &ca_key, ret_why);
-    if (error) {
-        goto out;
-    }
-    error = pki_must_not_exist(ctx, cert_path, ret_why);
+    error = sign_job_load_ca__(ctx, &job, ret_why);
     if (error) {
         goto out;
     }
 
-    error = pki_print_fingerprint(ctx, req_path, ret_why);
+    error = pki_print_fingerprint(ctx, job.req_path, ret_why);
     if (error) {
         goto out;
     }
-    fprintf(ctx->out, "\tCN \"%s\", to be signed by the %s CA\n", cn,
-            pki_ca_type_name(type));
+    fprintf(ctx->out, "\tCN \"%s\", to be signed by the %s CA\n", job.cn,
+            pki_ca_type_name(job.type));
     if (!ctx->batch) {
-        error = confirm__(ctx, req_path, ret_why);
+        error = confirm__(ctx, job.req_path, ret_why);
         if (error) {
             goto out;
         }
     }
 
-    error = issue_and_commit__(ctx, type, ca_cert, ca_key, req, cn, of,
-                               cert_path, ret_why);
+    error = issue_and_commit__(ctx, &job, ret_why);
 
 out:
-    free(cn);
-    X509_REQ_free(req);
-    X509_free(ca_cert);
-    EVP_PKEY_free(ca_key);
-    outfiles_destroy(of);
-    free(cert_path);
-    free(req_path);
+    sign_job_destroy__(&job);
     return error;
 }
 
@@ -174,56 +205,33 @@ int
 cmd_req_sign(struct pki_ctx *ctx, int n_args, char *args[], char **ret_why)
 {
     const char *name = args[0];
-    char *req_path = pki_file_name(name, "req.pem");
-    char *cert_path = pki_file_name(name, "cert.pem");
-    struct outfiles *of = outfiles_create();
-    enum pki_ca_type type;
-    EVP_PKEY *ca_key = NULL;
-    X509 *ca_cert = NULL;
-    X509_REQ *req = NULL;
-    char *cn = NULL;
+    struct sign_job job;
     int error;
 
-    *ret_why = pki_check_name(name, true, ctx->unique);
-    if (*ret_why) {
-        error = -EINVAL;
-        goto out;
-    }
-    error = pki_parse_ca_type(n_args > 1 ? args[1] : NULL, &type, ret_why);
+    error = sign_job_init__(&job, n_args, args, true, ctx->unique, ret_why);
     if (error) {
         goto out;
     }
-    error = pki_load_ca(ctx, type, &ca_cert, &ca_key, ret_why);
-    if (error) {
-        goto out;
-    }
-    error = pki_must_not_exist(ctx, cert_path, ret_why);
+    error = sign_job_load_ca__(ctx, &job, ret_why);
     if (error) {
         goto out;
     }
 
     /* The key, the request and the certificate are moved into place
      * together. */
-    error = pki_make_request(ctx, name, of, &req, &cn, ret_why);
+    error = pki_make_request(ctx, name, job.of, &job.req, &job.cn, ret_why);
     if (error) {
         goto out;
     }
-    error = issue_and_commit__(ctx, type, ca_cert, ca_key, req, cn, of,
-                               cert_path, ret_why);
+    error = issue_and_commit__(ctx, &job, ret_why);
     if (error) {
         goto out;
     }
     pki_log(ctx, "wrote %s-privkey.pem and %s for CN \"%s\"", name,
-            req_path, cn);
-    error = pki_print_fingerprint(ctx, req_path, ret_why);
+            job.req_path, job.cn);
+    error = pki_print_fingerprint(ctx, job.req_path, ret_why);
 
 out:
-    free(cn);
-    X509_REQ_free(req);
-    X509_free(ca_cert);
-    EVP_PKEY_free(ca_key);
-    outfiles_destroy(of);
-    free(cert_path);
-    free(req_path);
+    sign_job_destroy__(&job);
     return error;
 }

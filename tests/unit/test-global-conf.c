@@ -9,7 +9,6 @@
 /* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
 #define OPENSSL_API_COMPAT 30000
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,59 +22,11 @@
 #include <openssl/x509.h>
 #include "global-conf.h"
 #include "smap.h"
+#include "unit-util.h"
 #include "util.h"
 #include "x509.h"
 
 static char *tmpdir;
-
-static char *
-path_of(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-static void
-write_file(const char *name, const char *text)
-{
-    char *path = path_of(name);
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    free(path);
-}
-
-static EVP_PKEY *
-make_key(const char *name)
-{
-    EVP_PKEY *key = NULL;
-    char *path = path_of(name);
-
-    assert_int_equal(x509_key_generate(X509_KEY_EC, 0, &key, NULL), 0);
-    assert_int_equal(x509_key_write(key, path, NULL), 0);
-    free(path);
-    return key;
-}
-
-/* Writes certificate 'name' for 'cn' ('dns' as in x509_cert_spec) and
- * 'key', signed by 'issuer'/'issuer_key' or self-signed. */
-static X509 *
-make_cert(const char *name, const char *cn, const char *const *dns, bool ca,
-          EVP_PKEY *key, const X509 *issuer, EVP_PKEY *issuer_key)
-{
-    struct x509_cert_spec spec = {
-        .cn = cn, .org = "ovs", .dns = dns, .days = 30, .ca = ca,
-    };
-    char *path = path_of(name);
-    X509 *cert = NULL;
-
-    assert_int_equal(x509_cert_create(&spec, key, issuer, issuer_key, &cert,
-                                      NULL), 0);
-    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
-    free(path);
-    return cert;
-}
 
 static int
 group_setup(void **state)
@@ -83,33 +34,23 @@ group_setup(void **state)
     (void) state;
     static const char *const other[] = { "other", NULL };
     static const char *const none[] = { NULL };
-    char template[] = "/tmp/test-global-conf.XXXXXX";
 
-    if (!mkdtemp(template)) {
+    tmpdir = ut_tmpdir_create("test-global-conf");
+    if (!tmpdir) {
         return -1;
     }
-    tmpdir = xstrdup(template);
 
-    EVP_PKEY *local = make_key("local.key");
-    EVP_PKEY *other_key = make_key("other.key");
-    EVP_PKEY *ca_key = make_key("ca.key");
-    EVP_PKEY *leaf_key = make_key("leaf.key");
-    X509_free(make_cert("local.pem", "local", NULL, false, local, NULL,
-                        NULL));
-    X509_free(make_cert("nocn.pem", NULL, none, false, local, NULL, NULL));
-    X509_free(make_cert("nosan.pem", "local", other, false, local, NULL,
-                        NULL));
-    X509 *ca = make_cert("ca.pem", "ovs-ca", NULL, true, ca_key, NULL, NULL);
-    X509_free(make_cert("leaf.pem", "leaf", NULL, false, leaf_key, ca,
-                        ca_key));
-    write_file("garbage.pem", "-----BEGIN CERTIFICATE-----\nxyz\n"
-               "-----END CERTIFICATE-----\n");
-
-    X509_free(ca);
+    ut_write_cert_set(tmpdir);
+    EVP_PKEY_free(ut_key_write(tmpdir, "other.key"));
+    EVP_PKEY *local = ut_key_read(tmpdir, "local.key");
+    X509_free(ut_cert_write(tmpdir, "nocn.pem", NULL, none, false, local,
+                            NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "nosan.pem", "local", other, false,
+                            local, NULL, NULL));
     EVP_PKEY_free(local);
-    EVP_PKEY_free(other_key);
-    EVP_PKEY_free(ca_key);
-    EVP_PKEY_free(leaf_key);
+    static const char garbage[] = "-----BEGIN CERTIFICATE-----\nxyz\n"
+                                  "-----END CERTIFICATE-----\n";
+    ut_write_file(tmpdir, "garbage.pem", garbage, strlen(garbage));
     return 0;
 }
 
@@ -117,20 +58,7 @@ static int
 group_teardown(void **state)
 {
     (void) state;
-    DIR *dir = opendir(tmpdir);
-    struct dirent *de;
-
-    if (dir) {
-        while ((de = readdir(dir))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *path = path_of(de->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    rmdir(tmpdir);
+    ut_tmpdir_remove(tmpdir);
     free(tmpdir);
     return 0;
 }
@@ -151,7 +79,7 @@ create(const char *key, ...)
         if (!strcmp(key, "ipsec_skb_mark") || !*value) {
             smap_replace(&oc, key, value);
         } else {
-            char *path = path_of(value);
+            char *path = ut_path(tmpdir, value);
             smap_replace(&oc, key, path);
             free(path);
         }
@@ -406,12 +334,12 @@ test_self_signed_valid(void **state)
 
     assert_null(gc->cert_error);
     assert_string_equal(gc->local_name, "local");
-    path = path_of("local.pem");
+    path = ut_path(tmpdir, "local.pem");
     assert_string_equal(gc->certificate, path);
     assert_int_equal(x509_file_digest(path, digest, NULL), 0);
     assert_memory_equal(gc->certificate_digest, digest, sizeof digest);
     free(path);
-    path = path_of("local.key");
+    path = ut_path(tmpdir, "local.key");
     assert_string_equal(gc->private_key, path);
     assert_int_equal(x509_file_digest(path, digest, NULL), 0);
     assert_memory_equal(gc->private_key_digest, digest, sizeof digest);
@@ -428,7 +356,7 @@ test_ca_valid(void **state)
                                     "private_key", "leaf.key",
                                     "ca_cert", "ca.pem", NULL);
     uint8_t digest[X509_DIGEST_SIZE];
-    char *path = path_of("ca.pem");
+    char *path = ut_path(tmpdir, "ca.pem");
 
     assert_null(gc->cert_error);
     assert_string_equal(gc->local_name, "leaf");
@@ -655,8 +583,9 @@ static void
 test_certs_equal_rotation(void **state)
 {
     (void) state;
-    EVP_PKEY *key = make_key("rot.key");
-    X509_free(make_cert("rot.pem", "rot", NULL, false, key, NULL, NULL));
+    EVP_PKEY *key = ut_key_write(tmpdir, "rot.key");
+    X509_free(ut_cert_write(tmpdir, "rot.pem", "rot", NULL, false, key,
+                            NULL, NULL));
 
     struct global_conf *a = create("certificate", "rot.pem",
                                    "private_key", "rot.key", NULL);
@@ -666,7 +595,8 @@ test_certs_equal_rotation(void **state)
     assert_true(global_conf_certs_equal(a, b));
 
     /* Same name, same key, new certificate. */
-    X509_free(make_cert("rot.pem", "rot", NULL, false, key, NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "rot.pem", "rot", NULL, false, key,
+                            NULL, NULL));
     struct global_conf *c = create("certificate", "rot.pem",
                                    "private_key", "rot.key", NULL);
     assert_null(c->cert_error);

@@ -18,7 +18,6 @@
 /* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
 #define OPENSSL_API_COMPAT 30000
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -48,6 +47,7 @@
 #include "smap.h"
 #include "timeval.h"
 #include "tunnel.h"
+#include "unit-util.h"
 #include "util.h"
 #include "vici-client.h"
 #include "vici.h"
@@ -93,7 +93,7 @@ static char *status_text;
 
 /* The fake charon and the backend under test. */
 struct fx {
-    char dir[64];               /* Temporary directory. */
+    char *dir;                  /* Temporary directory. */
     char *path;                 /* Socket file. */
     char *vici;                 /* "unix:" + path. */
     int lfd;                    /* Listening socket, or -1. */
@@ -115,69 +115,17 @@ static int expect_line;
 
 /* Helpers: files. */
 
-static char *
-path_of(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-/* Returns a new copy of 's' with each "@" replaced by the test directory
- * and a slash. */
-static char *
-expand(const char *s)
-{
-    struct ds out = DS_EMPTY_INITIALIZER;
-
-    for (; *s; s++) {
-        if (*s == '@') {
-            ds_put_format(&out, "%s/", tmpdir);
-        } else {
-            ds_put_char(&out, *s);
-        }
-    }
-    return ds_steal_cstr(&out);
-}
-
-static EVP_PKEY *
-make_key(const char *name)
-{
-    EVP_PKEY *key = NULL;
-    char *path = path_of(name);
-
-    assert_int_equal(x509_key_generate(X509_KEY_EC, 0, &key, NULL), 0);
-    assert_int_equal(x509_key_write(key, path, NULL), 0);
-    free(path);
-    return key;
-}
-
-static X509 *
-make_cert(const char *name, const char *cn, bool ca, EVP_PKEY *key,
-          const X509 *issuer, EVP_PKEY *issuer_key)
-{
-    struct x509_cert_spec spec = {
-        .cn = cn, .org = "ovs", .dns = NULL, .days = 30, .ca = ca,
-    };
-    char *path = path_of(name);
-    X509 *cert = NULL;
-
-    assert_int_equal(x509_cert_create(&spec, key, issuer, issuer_key, &cert,
-                                      NULL), 0);
-    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
-    free(path);
-    return cert;
-}
-
 /* Writes the concatenation of files 'a' and 'b' to file 'dst', all in the
  * test directory. */
 static void
 concat_files(const char *dst, const char *a, const char *b)
 {
-    char *path = path_of(dst);
+    char *path = ut_path(tmpdir, dst);
     FILE *out = fopen(path, "w");
 
     assert_non_null(out);
     for (int i = 0; i < 2; i++) {
-        char *src = path_of(i ? b : a);
+        char *src = ut_path(tmpdir, i ? b : a);
         char *data;
         size_t size;
 
@@ -197,80 +145,54 @@ make_big_cert(const char *name, const char *cn, bool ca, size_t n_names)
 {
     const char **dns = xcalloc(n_names + 2, sizeof *dns);
     char *key_name = xasprintf("%s.key", name);
-    EVP_PKEY *key = make_key(key_name);
-    char *path = path_of(name);
-    X509 *cert = NULL;
+    EVP_PKEY *key = ut_key_write(tmpdir, key_name);
 
     dns[0] = cn;
     for (size_t i = 1; i <= n_names; i++) {
         dns[i] = xasprintf("host-%05zu.a-rather-long-subdomain-name."
                            "example.org", i);
     }
-    struct x509_cert_spec spec = {
-        .cn = cn, .org = "ovs", .dns = dns, .days = 30, .ca = ca,
-    };
-    assert_int_equal(x509_cert_create(&spec, key, NULL, key, &cert, NULL),
-                     0);
-    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
-    X509_free(cert);
+    X509_free(ut_cert_write(tmpdir, name, cn, dns, ca, key, NULL, NULL));
     EVP_PKEY_free(key);
     for (size_t i = 1; i <= n_names; i++) {
         free((char *) dns[i]);
     }
     free(dns);
     free(key_name);
-    free(path);
 }
 
-/* Builds a global_conf from other_config pairs ("@" expanded), ending
- * with NULL. */
+/* Returns the global_conf for certificate leaf.pem and key leaf.key with
+ * CA file 'ca_cert' (in the test directory). */
 static struct global_conf *
-make_global(const char *key, ...)
+leaf_global(const char *ca_cert)
 {
-    struct global_conf *gc;
-    struct smap oc;
-    va_list args;
-
-    smap_init(&oc);
-    va_start(args, key);
-    for (; key; key = va_arg(args, const char *)) {
-        char *value = expand(va_arg(args, const char *));
-        smap_replace(&oc, key, value);
-        free(value);
-    }
-    va_end(args);
-    gc = global_conf_create(&oc);
-    smap_destroy(&oc);
+    char *ca = xasprintf("@%s", ca_cert);
+    struct global_conf *gc = ut_global_conf(tmpdir, "certificate", "@leaf.pem",
+                                            "private_key", "@leaf.key",
+                                            "ca_cert", ca, NULL);
+    free(ca);
     return gc;
 }
 
 static int
 group_setup(void **state)
 {
-    char template[] = "/tmp/test-ike-strongswan.XXXXXX";
-
     (void) state;
-    if (!mkdtemp(template)) {
+    tmpdir = ut_tmpdir_create("test-ike-strongswan");
+    if (!tmpdir) {
         return -1;
     }
-    tmpdir = xstrdup(template);
 
-    EVP_PKEY *local = make_key("local.key");
-    EVP_PKEY *remote = make_key("remote.key");
-    EVP_PKEY *ca_key = make_key("ca.key");
-    EVP_PKEY *leaf_key = make_key("leaf.key");
-    X509_free(make_cert("local.pem", "local", false, local, NULL, NULL));
-    X509_free(make_cert("remote.pem", "remote", false, remote, NULL, NULL));
-    X509 *ca = make_cert("ca.pem", "ovs-ca", true, ca_key, NULL, NULL);
-    X509_free(make_cert("leaf.pem", "leaf", false, leaf_key, ca, ca_key));
-    X509_free(ca);
-    EVP_PKEY *local2 = make_key("local2.key");
-    EVP_PKEY *remote2 = make_key("remote2.key");
-    X509_free(make_cert("local2.pem", "local", false, local2, NULL, NULL));
-    X509_free(make_cert("remote2.pem", "remote", false, remote2, NULL,
-                        NULL));
-    EVP_PKEY *ca2_key = make_key("ca2.key");
-    X509_free(make_cert("ca2.pem", "ovs-ca2", true, ca2_key, NULL, NULL));
+    ut_write_cert_set(tmpdir);
+    EVP_PKEY *local2 = ut_key_write(tmpdir, "local2.key");
+    EVP_PKEY *remote2 = ut_key_write(tmpdir, "remote2.key");
+    X509_free(ut_cert_write(tmpdir, "local2.pem", "local", NULL, false,
+                            local2, NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "remote2.pem", "remote", NULL, false,
+                            remote2, NULL, NULL));
+    EVP_PKEY *ca2_key = ut_key_write(tmpdir, "ca2.key");
+    X509_free(ut_cert_write(tmpdir, "ca2.pem", "ovs-ca2", NULL, true,
+                            ca2_key, NULL, NULL));
     EVP_PKEY_free(ca2_key);
     /* A certificate followed by its key, and a key followed by its
      * certificate, as some setups keep them. */
@@ -280,13 +202,9 @@ group_setup(void **state)
     concat_files("bad-bundle.pem", "ca.pem", "leaf.pem");
     EVP_PKEY_free(local2);
     EVP_PKEY_free(remote2);
-    EVP_PKEY_free(local);
-    EVP_PKEY_free(remote);
-    EVP_PKEY_free(ca_key);
-    EVP_PKEY_free(leaf_key);
 
     for (size_t i = 0; i < ARRAY_SIZE(pem_files); i++) {
-        char *path = path_of(pem_files[i]);
+        char *path = ut_path(tmpdir, pem_files[i]);
         size_t size;
         if (x509_read_file(path, &pem_contents[i], &size, NULL)) {
             return -1;
@@ -294,12 +212,11 @@ group_setup(void **state)
         free(path);
     }
 
-    g_self = make_global("certificate", "@local.pem",
-                         "private_key", "@local.key", NULL);
-    g_ca = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                       "ca_cert", "@ca.pem", NULL);
-    g_self2 = make_global("certificate", "@local2.pem",
-                          "private_key", "@local2.key", NULL);
+    g_self = ut_global_conf(tmpdir, "certificate", "@local.pem",
+                            "private_key", "@local.key", NULL);
+    g_ca = leaf_global("ca.pem");
+    g_self2 = ut_global_conf(tmpdir, "certificate", "@local2.pem",
+                             "private_key", "@local2.key", NULL);
     if (g_self->cert_error || g_ca->cert_error || g_self2->cert_error) {
         return -1;
     }
@@ -309,21 +226,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    DIR *dir = opendir(tmpdir);
-    struct dirent *de;
-
     (void) state;
-    if (dir) {
-        while ((de = readdir(dir))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *path = path_of(de->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    rmdir(tmpdir);
+    ut_tmpdir_remove(tmpdir);
     free(tmpdir);
     for (size_t i = 0; i < ARRAY_SIZE(pem_files); i++) {
         free(pem_contents[i]);
@@ -352,7 +256,7 @@ make_tunnel_valist(const char *name, const char *type, uint64_t version,
     t->cfm_fault = -1;
     smap_init(&t->options);
     while ((key = va_arg(args, const char *))) {
-        char *value = expand(va_arg(args, const char *));
+        char *value = ut_expand(tmpdir, va_arg(args, const char *));
         smap_replace(&t->options, key, value);
         free(value);
     }
@@ -1024,8 +928,8 @@ setup(void **state)
 {
     struct fx *f = xzalloc(sizeof *f);
 
-    strcpy(f->dir, "/tmp/test-ss-vici.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    f->dir = ut_tmpdir_create("test-ss-vici");
+    if (!f->dir) {
         free(f);
         return -1;
     }
@@ -1055,11 +959,8 @@ teardown(void **state)
     }
     free(f->inq);
     free(f->rx);
-    unlink(f->path);
-    char *log = xasprintf("%s/log", f->dir);
-    unlink(log);
-    free(log);
-    rmdir(f->dir);
+    ut_tmpdir_remove(f->dir);
+    free(f->dir);
     free(f->path);
     free(f->vici);
     free(f);
@@ -1122,6 +1023,19 @@ configure_gnv0(struct fx *f, uint64_t version)
     expect(f, INITIATE_GNV0);
     reply_ok(f);
     expect_quiet(f);
+}
+
+/* Starts a reconcile while charon has exactly gnv0 loaded: answers its
+ * list-conns and leaves the get-shared request that follows for the
+ * caller to answer. */
+static void
+reconcile_gnv0_to_get_shared(struct fx *f)
+{
+    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
+    expect(f, "list-conns {}");
+    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
+    reply(f, NULL);
+    expect(f, "get-shared {}");
 }
 
 /* Tests: messages. */
@@ -1741,7 +1655,7 @@ test_load_key(void **state)
     expect_quiet(f);
 
     /* No key any more: it is unloaded from charon. */
-    struct global_conf *none = make_global(NULL);
+    struct global_conf *none = ut_global_conf(tmpdir, NULL);
     assert_int_equal(f->ike->class->set_global(f->ike, none), 0);
     global_conf_destroy(none);
     expect(f, "unload-key {id=0a0b0c}");
@@ -1760,8 +1674,8 @@ static void
 test_conf_error(void **state)
 {
     struct fx *f = *state;
-    char *src = path_of("remote.pem");
-    char *dst = path_of("gone.pem");
+    char *src = ut_path(tmpdir, "remote.pem");
+    char *dst = ut_path(tmpdir, "gone.pem");
     char *data, *why;
     size_t size;
     FILE *file;
@@ -1912,11 +1826,7 @@ test_reconcile(void **state)
     expect_quiet(f);
 
     /* The connection is there but its PSK is not. */
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply_keys(f, "ovs-psk-other", "operator-secret", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, "gnv0", "4", "CONNECTING", NULL, NULL);
@@ -1935,11 +1845,7 @@ test_reconcile(void **state)
 
     /* Everything in place: nothing to do.  An old charon without
      * get-shared is fine. */
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply_unknown(f);
     expect(f, "list-sas {}");
     reply_list_sas(f, "gnv0", "4", "ESTABLISHED",
@@ -1957,22 +1863,14 @@ test_initiate_backoff(void **state)
     configure_gnv0(f, 1);
 
     /* Still down right after the initiate: left alone for 30 s. */
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply(f, "[keys", "ovs-psk-gnv0", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, NULL);
     expect_quiet(f);
 
     time_warp(30001);
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply(f, "[keys", "ovs-psk-gnv0", NULL);
     expect(f, "list-sas {}");
     /* An IKE SA on its way out and a child in a trap state count as
@@ -1988,11 +1886,7 @@ test_initiate_backoff(void **state)
 
     /* An IKE SA being negotiated is left alone. */
     time_warp(30001);
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply(f, "[keys", "ovs-psk-gnv0", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, "gnv0", "8", "CONNECTING", NULL, NULL);
@@ -2270,11 +2164,7 @@ test_list_sas_feeds_show(void **state)
 
     handshake(f);
     configure_gnv0(f, 1);
-    assert_int_equal(f->ike->class->reconcile(f->ike), 0);
-    expect(f, "list-conns {}");
-    send_list_conn(f, "gnv0", "gnv0-in", "gnv0-out", "TRANSPORT");
-    reply(f, NULL);
-    expect(f, "get-shared {}");
+    reconcile_gnv0_to_get_shared(f);
     reply(f, "[keys", "ovs-psk-gnv0", NULL);
     expect(f, "list-sas {}");
     reply_list_sas(f, "gnv0", "1", "ESTABLISHED",
@@ -2654,9 +2544,10 @@ test_cert_file_with_key(void **state)
 
     handshake(f);
     /* Some setups point certificate and private_key at one file. */
-    struct global_conf *g = make_global("certificate", "@combined.pem",
-                                        "private_key", "@combined.pem",
-                                        NULL);
+    struct global_conf *g = ut_global_conf(tmpdir,
+                                           "certificate", "@combined.pem",
+                                           "private_key", "@combined.pem",
+                                           NULL);
     assert_null(g->cert_error);
     assert_int_equal(f->ike->class->set_global(f->ike, g), 0);
     expect(f, "load-key {type=any data=@combined.pem}");
@@ -2685,9 +2576,7 @@ static void
 test_ca_bundle(void **state)
 {
     struct fx *f = *state;
-    struct global_conf *g = make_global("certificate", "@leaf.pem",
-                                        "private_key", "@leaf.key",
-                                        "ca_cert", "@bundle.pem", NULL);
+    struct global_conf *g = leaf_global("bundle.pem");
 
     handshake(f);
     assert_null(g->cert_error);
@@ -2711,8 +2600,7 @@ test_ca_bundle(void **state)
 
     /* A bundle with a certificate that is no CA is refused, by name; the
      * key goes with it, and the certificate tunnels cannot load. */
-    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                    "ca_cert", "@bad-bundle.pem", NULL);
+    g = leaf_global("bad-bundle.pem");
     assert_null(g->cert_error);         /* The first one is a CA. */
     assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
     expect(f, "unload-key {id=0a0b0c}");
@@ -2735,15 +2623,14 @@ test_ca_bundle(void **state)
     global_conf_destroy(g);
 
     /* A bundle whose second certificate is damaged. */
-    char *path = path_of("damaged-bundle.pem");
+    char *path = ut_path(tmpdir, "damaged-bundle.pem");
     FILE *file = fopen(path, "w");
     assert_non_null(file);
     assert_true(fputs(pem_contents[5], file) >= 0);     /* ca.pem */
     assert_true(fputs("-----BEGIN CERTIFICATE-----\nAAAA\n"
                       "-----END CERTIFICATE-----\n", file) >= 0);
     assert_int_equal(fclose(file), 0);
-    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                    "ca_cert", "@damaged-bundle.pem", NULL);
+    g = leaf_global("damaged-bundle.pem");
     assert_null(g->cert_error);
     assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
     global_conf_destroy(g);
@@ -2797,8 +2684,7 @@ test_cert_too_large(void **state)
 
     /* A CA certificate. */
     make_big_cert("bigca.pem", "bigca", true, 1200);
-    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                    "ca_cert", "@bigca.pem", NULL);
+    g = leaf_global("bigca.pem");
     assert_null(g->cert_error);
     assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
     global_conf_destroy(g);
@@ -2814,13 +2700,13 @@ test_cert_too_large(void **state)
     ds_destroy(&s);
 
     /* A bundle whose certificates each fit, but not all together. */
-    char *bundle = path_of("big-bundle.pem");
+    char *bundle = ut_path(tmpdir, "big-bundle.pem");
     FILE *file = fopen(bundle, "w");
     assert_non_null(file);
     for (int i = 0; i < 6; i++) {
         char *name = xasprintf("midca%d.pem", i);
         char *cn = xasprintf("midca%d", i);
-        char *path = path_of(name);
+        char *path = ut_path(tmpdir, name);
         char *data;
         size_t size;
 
@@ -2834,8 +2720,7 @@ test_cert_too_large(void **state)
         free(name);
     }
     assert_int_equal(fclose(file), 0);
-    g = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                    "ca_cert", "@big-bundle.pem", NULL);
+    g = leaf_global("big-bundle.pem");
     assert_null(g->cert_error);
     assert_int_equal(f->ike->class->set_global(f->ike, g), -EINVAL);
     global_conf_destroy(g);

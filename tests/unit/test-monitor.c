@@ -23,12 +23,9 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,9 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -54,14 +48,11 @@
 #include "smap.h"
 #include "timeval.h"
 #include "tunnel.h"
+#include "unit-util.h"
 #include "util.h"
 #include "x509.h"
 #include "xfrm.h"
 
-#define OVSDB_SERVER "/usr/sbin/ovsdb-server"
-#define OVSDB_TOOL "/usr/bin/ovsdb-tool"
-#define OVS_VSCTL "/usr/bin/ovs-vsctl"
-#define VSWITCH_SCHEMA "/usr/share/openvswitch/vswitch.ovsschema"
 
 /* monitor.c re-reads certificate files this often (its FILE_CHECK_MS). */
 #define FILE_CHECK_MS 5000
@@ -564,7 +555,7 @@ sorted_calls_since(size_t mark)
 /* ovsdb-server and ovs-vsctl. */
 
 struct fixture {
-    char dir[64];               /* mkdtemp() directory. */
+    char *dir;                  /* Temporary directory. */
     char *remote;               /* "unix:DIR/db.sock". */
     pid_t server;               /* ovsdb-server, or 0. */
     unsigned int barrier;       /* Sentinel PSK generation. */
@@ -572,156 +563,15 @@ struct fixture {
     struct monitor *m;          /* Monitor under test, or NULL. */
 };
 
-static bool
-have_ovs(void)
-{
-    return (!access(OVSDB_SERVER, X_OK) && !access(OVSDB_TOOL, X_OK)
-            && !access(OVS_VSCTL, X_OK) && !access(VSWITCH_SCHEMA, R_OK));
-}
-
-static void
-nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
-    nanosleep(&ts, NULL);
-}
-
-/* Real monotonic milliseconds: time_msec() is warped by the tests. */
-static long long int
-real_msec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long int) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Starts 'argv' with stdin from /dev/null and output appended to 'log'.
- * Returns its pid. */
-static pid_t
-spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (null < 0 || out < 0) {
-            _exit(127);
-        }
-        dup2(null, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    assert_true(pid > 0);
-    return pid;
-}
-
-/* Waits up to 10 s for 'pid' and returns its exit status; kills it and
- * fails if it takes longer. */
-static int
-reap(pid_t pid)
-{
-    for (int i = 0; i < 1000; i++) {
-        int status;
-
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        nap_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fail_msg("child %ld did not exit", (long) pid);
-    return -1;
-}
-
-static void
-run_tool(struct fixture *fx, char *const argv[])
-{
-    char *log = xasprintf("%s/tools.log", fx->dir);
-    int status = reap(spawn(argv, log));
-
-    free(log);
-    if (status) {
-        fail_msg("%s %s exited with %d (see %s/tools.log)",
-                 argv[0], argv[1], status, fx->dir);
-    }
-}
-
-/* Runs ovs-vsctl --no-wait with the 'n' words in 'args'. */
-static void
-vsctl_argv(struct fixture *fx, char *const *args, size_t n)
-{
-    char **argv = xcalloc(n + 5, sizeof *argv);
-    char *db = xasprintf("--db=%s", fx->remote);
-    size_t i = 0;
-
-    argv[i++] = OVS_VSCTL;
-    argv[i++] = db;
-    argv[i++] = "--no-wait";
-    argv[i++] = "--timeout=10";
-    for (size_t j = 0; j < n; j++) {
-        argv[i++] = args[j];
-    }
-    argv[i] = NULL;
-    run_tool(fx, argv);
-    free(db);
-    free(argv);
-}
-
 /* Runs ovs-vsctl --no-wait with the words that follow, up to a NULL. */
 static void
 vsctl(struct fixture *fx, ...)
 {
-    char *args[64];
-    size_t n = 0;
-    va_list ap;
+    va_list args;
 
-    va_start(ap, fx);
-    for (char *arg; (arg = va_arg(ap, char *)); ) {
-        assert_true(n < ARRAY_SIZE(args));
-        args[n++] = arg;
-    }
-    va_end(ap);
-    vsctl_argv(fx, args, n);
-}
-
-static void
-server_start(struct fixture *fx)
-{
-    char *db = xasprintf("%s/conf.db", fx->dir);
-    char *remote = xasprintf("--remote=p%s", fx->remote);
-    char *ctl = xasprintf("--unixctl=%s/ovsdb-server.ctl", fx->dir);
-    char *log = xasprintf("%s/ovsdb-server.log", fx->dir);
-    char *sock = xasprintf("%s/db.sock", fx->dir);
-    char *argv[] = { OVSDB_SERVER, remote, ctl, "--no-chdir", db, NULL };
-    struct stat st;
-
-    assert_int_equal(fx->server, 0);
-    unlink(sock);
-    fx->server = spawn(argv, log);
-    for (int i = 0; stat(sock, &st) && i < 1000; i++) {
-        nap_ms(10);
-    }
-    assert_int_equal(stat(sock, &st), 0);
-    free(sock);
-    free(log);
-    free(ctl);
-    free(remote);
-    free(db);
-}
-
-static void
-server_stop(struct fixture *fx)
-{
-    if (fx->server > 0) {
-        kill(fx->server, SIGTERM);
-        reap(fx->server);
-    }
-    fx->server = 0;
+    va_start(args, fx);
+    ut_vsctl_valist(fx->dir, fx->remote, args);
+    va_end(args);
 }
 
 /* Fixture without a database: for tests that never connect. */
@@ -731,8 +581,8 @@ bare_setup(void **state)
     struct fixture *fx = xzalloc(sizeof *fx);
 
     fake_reset();
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/ovsec-monitor-test-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    fx->dir = ut_tmpdir_create("ovsec-monitor-test");
+    if (!fx->dir) {
         free(fx);
         return -1;
     }
@@ -757,15 +607,12 @@ ovs_setup(void **state)
     }
 
     struct fixture *fx = *state;
-    if (!have_ovs()) {
+    if (!ut_have_ovs()) {
         return 0;
     }
 
-    char *db = xasprintf("%s/conf.db", fx->dir);
-    char *create[] = { OVSDB_TOOL, "create", db, VSWITCH_SCHEMA, NULL };
-    run_tool(fx, create);
-    free(db);
-    server_start(fx);
+    ut_ovsdb_create(fx->dir);
+    fx->server = ut_ovsdb_server_start(fx->dir, fx->remote);
     vsctl(fx, "init", "--", "add-br", "br0",
           "--", "add-port", "br0", "sentinel",
           "--", "set", "interface", "sentinel", "type=vxlan",
@@ -779,26 +626,9 @@ teardown(void **state)
     struct fixture *fx = *state;
 
     monitor_destroy(fx->m);
-    if (fx->server > 0) {
-        kill(fx->server, SIGKILL);
-        waitpid(fx->server, NULL, 0);
-    }
-
-    DIR *dir = opendir(fx->dir);
-    if (dir) {
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *name = xasprintf("%s/%s", fx->dir, de->d_name);
-                unlink(name);
-                free(name);
-            }
-        }
-        closedir(dir);
-    }
-    if (rmdir(fx->dir)) {
-        fprintf(stderr, "note: left %s behind\n", fx->dir);
-    }
+    ut_child_kill(&fx->server);
+    ut_tmpdir_remove(fx->dir);
+    free(fx->dir);
     free(fx->remote);
     free(fx);
     fake_reset();
@@ -830,9 +660,9 @@ pump_once(struct fixture *fx)
  * time. */
 #define PUMP_UNTIL(FX, COND)                                        \
     do {                                                            \
-        long long int deadline__ = real_msec() + PUMP_TIMEOUT_MS;   \
+        long long int deadline__ = ut_real_msec() + PUMP_TIMEOUT_MS;   \
         while (!(COND)) {                                           \
-            if (real_msec() > deadline__) {                         \
+            if (ut_real_msec() > deadline__) {                         \
                 fail_msg("timed out waiting for %s", #COND);        \
             }                                                       \
             pump_once(FX);                                          \
@@ -843,9 +673,9 @@ pump_once(struct fixture *fx)
 static void
 pump_for(struct fixture *fx, long long int ms)
 {
-    long long int end = real_msec() + ms;
+    long long int end = ut_real_msec() + ms;
 
-    while (real_msec() < end) {
+    while (ut_real_msec() < end) {
         pump_once(fx);
     }
 }
@@ -1194,7 +1024,7 @@ test_incremental(void **state)
         args[n++] = xasprintf("options:psk=secret%02d", i);
     }
     assert_true(n <= ARRAY_SIZE(args));
-    vsctl_argv(fx, args, n);
+    ut_vsctl_argv(fx->dir, fx->remote, args, n);
     for (size_t i = 0; i < n; i++) {
         free(args[i]);
     }
@@ -1484,9 +1314,9 @@ test_ovsdb_restart(void **state)
     /* Changes made while the monitor is not connected (after the restart,
      * before its reconnect backoff expires) are applied, and only they. */
     mark = MARK();
-    server_stop(fx);
+    ut_child_stop(&fx->server);
     pump_for(fx, 100);
-    server_start(fx);
+    fx->server = ut_ovsdb_server_start(fx->dir, fx->remote);
     vsctl(fx, "set", "interface", "r2", "options:psk=changed",
           "--", "del-port", "br0", "r3",
           "--", "add-port", "br0", "r5",
@@ -1508,9 +1338,9 @@ test_ovsdb_restart(void **state)
     /* A restart with no change at all: no call.  The barrier's change is
      * only seen after the resync, so it proves the resync happened. */
     mark = MARK();
-    server_stop(fx);
+    ut_child_stop(&fx->server);
     pump_for(fx, 100);
-    server_start(fx);
+    fx->server = ut_ovsdb_server_start(fx->dir, fx->remote);
     time_warp(BACKOFF_WARP_MS);
     sync_monitor(fx);
     ASSERT_CALLS(mark, "");
@@ -1521,35 +1351,14 @@ test_ovsdb_restart(void **state)
 
 /* Certificates for test_global_certs(). */
 
-static EVP_PKEY *
-write_key(struct fixture *fx, const char *name)
-{
-    char *path = xasprintf("%s/%s", fx->dir, name);
-    EVP_PKEY *key = NULL;
-
-    assert_int_equal(x509_key_generate(X509_KEY_EC, 0, &key, NULL), 0);
-    assert_int_equal(x509_key_write(key, path, NULL), 0);
-    free(path);
-    return key;
-}
-
 /* Writes a new self-signed certificate for 'key' with CN (and SAN DNS)
  * 'cn' to DIR/'name', replacing the file if it exists. */
 static void
 write_cert(struct fixture *fx, const char *name, const char *cn,
            EVP_PKEY *key)
 {
-    struct x509_cert_spec spec = {
-        .cn = cn, .org = "ovs", .dns = NULL, .days = 30, .ca = false,
-    };
-    char *path = xasprintf("%s/%s", fx->dir, name);
-    X509 *cert = NULL;
-
-    assert_int_equal(x509_cert_create(&spec, key, NULL, NULL, &cert, NULL),
-                     0);
-    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
-    X509_free(cert);
-    free(path);
+    X509_free(ut_cert_write(fx->dir, name, cn, NULL, false, key, NULL,
+                            NULL));
 }
 
 /* 6. Global certificates: set_global, certificate tunnels, rotation. */
@@ -1564,8 +1373,8 @@ test_global_certs(void **state)
 
     SKIP_WITHOUT_OVS(fx);
 
-    EVP_PKEY *local = write_key(fx, "local.key");
-    EVP_PKEY *remote = write_key(fx, "remote.key");
+    EVP_PKEY *local = ut_key_write(fx->dir, "local.key");
+    EVP_PKEY *remote = ut_key_write(fx->dir, "remote.key");
     write_cert(fx, "local.pem", "local", local);
     write_cert(fx, "remote.pem", "remote", remote);
     char *local_pem = xasprintf("%s/local.pem", fx->dir);
@@ -1863,7 +1672,7 @@ test_reconcile(void **state)
 
     /* No database yet: however much time passes, no reconcile, which
      * would unload every connection. */
-    server_stop(fx);
+    ut_child_stop(&fx->server);
     fx->opts.ike.reconcile_ms = 1000;
     create_monitor(fx);
     for (int i = 0; i < 20; i++) {
@@ -1874,7 +1683,7 @@ test_reconcile(void **state)
     assert_string_equal(ds_cstr(&fake.log), "");
 
     /* The first reconcile follows the snapshot's changes. */
-    server_start(fx);
+    fx->server = ut_ovsdb_server_start(fx->dir, fx->remote);
     time_warp(BACKOFF_WARP_MS);
     PUMP_UNTIL(fx, fake.n_reconcile > 0);
     assert_string_equal(ds_cstr(&fake.log),

@@ -10,18 +10,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -33,6 +28,7 @@
 #include "smap.h"
 #include "stream.h"
 #include "timeval.h"
+#include "unit-util.h"
 #include "util.h"
 
 #define U1 "11111111-1111-1111-1111-111111111111"
@@ -285,7 +281,7 @@ test_verify_remote(void **state)
 /* The fake server. */
 
 struct fake {
-    char dir[64];               /* mkdtemp() directory. */
+    char *dir;                  /* Temporary directory. */
     char *remote;               /* "unix:DIR/db.sock". */
     struct pstream *ps;         /* Listening socket. */
     struct jsonrpc *rpc;        /* Accepted connection, or NULL. */
@@ -306,8 +302,8 @@ fake_setup(void **state)
 {
     struct fake *f = xzalloc(sizeof *f);
 
-    snprintf(f->dir, sizeof f->dir, "/tmp/ovsec-ovsdb-test-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    f->dir = ut_tmpdir_create("ovsec-ovsdb-test");
+    if (!f->dir) {
         free(f);
         return -1;
     }
@@ -329,7 +325,8 @@ fake_teardown(void **state)
     jsonrpc_close(f->rpc);
     pstream_close(f->ps);
     json_decref(f->monitor_id);
-    rmdir(f->dir);
+    ut_tmpdir_remove(f->dir);
+    free(f->dir);
     free(f->remote);
     free(f);
     return 0;
@@ -1118,133 +1115,27 @@ test_many_rows(void **state)
 
 /* The real ovsdb-server. */
 
-#define OVSDB_SERVER "/usr/sbin/ovsdb-server"
-#define OVSDB_TOOL "/usr/bin/ovsdb-tool"
-#define OVS_VSCTL "/usr/bin/ovs-vsctl"
-#define VSWITCH_SCHEMA "/usr/share/openvswitch/vswitch.ovsschema"
-
 struct real {
     struct fake f;              /* 'ps' and 'rpc' unused. */
     pid_t server;               /* ovsdb-server, or 0. */
 };
 
-/* Starts 'argv' with stdin from /dev/null and output to 'log' (appended).
- * Returns its pid, or -1. */
-static pid_t
-spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (null < 0 || out < 0) {
-            _exit(127);
-        }
-        dup2(null, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Waits up to 10 s for 'pid' to exit and returns its exit status, killing
- * it (and failing) if it takes longer. */
-static int
-reap(pid_t pid)
-{
-    for (int i = 0; i < 1000; i++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) {
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fail_msg("child %ld did not exit", (long) pid);
-    return -1;
-}
-
-static void
-run_tool(struct real *r, char *const argv[])
-{
-    char *log = xasprintf("%s/tools.log", r->f.dir);
-    pid_t pid = spawn(argv, log);
-    free(log);
-    assert_true(pid > 0);
-    int status = reap(pid);
-    if (status) {
-        fail_msg("%s %s exited with %d (see %s/tools.log)",
-                 argv[0], argv[1], status, r->f.dir);
-    }
-}
-
-/* Runs ovs-vsctl --no-wait with 'args' (up to 32 words, NULL-terminated
- * by the caller's list). */
+/* Runs ovs-vsctl --no-wait with the words that follow, up to a NULL. */
 static void
 vsctl(struct real *r, ...)
 {
-    char *argv[40];
-    size_t n = 0;
-    char *db = xasprintf("--db=%s", r->f.remote);
     va_list args;
 
-    argv[n++] = OVS_VSCTL;
-    argv[n++] = db;
-    argv[n++] = "--no-wait";
-    argv[n++] = "--timeout=10";
     va_start(args, r);
-    for (char *arg; (arg = va_arg(args, char *)) && n < 39; ) {
-        argv[n++] = arg;
-    }
+    ut_vsctl_valist(r->f.dir, r->f.remote, args);
     va_end(args);
-    argv[n] = NULL;
-    run_tool(r, argv);
-    free(db);
 }
 
 static void
 server_start(struct real *r)
 {
-    char *db = xasprintf("%s/conf.db", r->f.dir);
-    char *remote = xasprintf("--remote=p%s", r->f.remote);
-    char *ctl = xasprintf("--unixctl=%s/ovsdb-server.ctl", r->f.dir);
-    char *log = xasprintf("%s/ovsdb-server.log", r->f.dir);
-    char *sock = xasprintf("%s/db.sock", r->f.dir);
-    char *argv[] = { OVSDB_SERVER, remote, ctl, "--no-chdir", db, NULL };
-
     assert_int_equal(r->server, 0);
-    unlink(sock);
-    r->server = spawn(argv, log);
-    assert_true(r->server > 0);
-
-    /* Wait (real time, at most 10 s) for the socket to appear. */
-    struct stat st;
-    for (int i = 0; stat(sock, &st) && i < 1000; i++) {
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(stat(sock, &st), 0);
-    free(sock);
-    free(log);
-    free(ctl);
-    free(remote);
-    free(db);
-}
-
-static void
-server_stop(struct real *r)
-{
-    if (r->server > 0) {
-        kill(r->server, SIGTERM);
-        reap(r->server);
-    }
-    r->server = 0;
+    r->server = ut_ovsdb_server_start(r->f.dir, r->f.remote);
 }
 
 static int
@@ -1252,8 +1143,8 @@ real_setup(void **state)
 {
     struct real *r = xzalloc(sizeof *r);
 
-    snprintf(r->f.dir, sizeof r->f.dir, "/tmp/ovsec-ovsdb-real-XXXXXX");
-    if (!mkdtemp(r->f.dir)) {
+    r->f.dir = ut_tmpdir_create("ovsec-ovsdb-real");
+    if (!r->f.dir) {
         free(r);
         return -1;
     }
@@ -1266,24 +1157,11 @@ static int
 real_teardown(void **state)
 {
     struct real *r = *state;
-    const char *files[] = {
-        "conf.db", ".conf.db.~lock~", "ovsdb-server.log", "tools.log",
-        "db.sock", "ovsdb-server.ctl",
-    };
 
-    if (r->server > 0) {
-        kill(r->server, SIGKILL);
-        waitpid(r->server, NULL, 0);
-    }
+    ut_child_kill(&r->server);
     ovsdb_client_destroy(r->f.c);
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        char *name = xasprintf("%s/%s", r->f.dir, files[i]);
-        unlink(name);
-        free(name);
-    }
-    if (rmdir(r->f.dir)) {
-        fprintf(stderr, "note: left %s behind\n", r->f.dir);
-    }
+    ut_tmpdir_remove(r->f.dir);
+    free(r->f.dir);
     free(r->f.remote);
     free(r);
     return 0;
@@ -1346,15 +1224,11 @@ test_real_server(void **state)
     uint64_t seqno;
     int64_t ofport;
 
-    if (access(OVSDB_SERVER, X_OK) || access(OVSDB_TOOL, X_OK)
-        || access(OVS_VSCTL, X_OK) || access(VSWITCH_SCHEMA, R_OK)) {
+    if (!ut_have_ovs()) {
         skip();
     }
 
-    char *db = xasprintf("%s/conf.db", f->dir);
-    char *create[] = { OVSDB_TOOL, "create", db, VSWITCH_SCHEMA, NULL };
-    run_tool(r, create);
-    free(db);
+    ut_ovsdb_create(f->dir);
     server_start(r);
     vsctl(r, "init", "--", "set", "Open_vSwitch", ".",
           "other_config:private_key=/etc/k.pem", NULL);
@@ -1413,7 +1287,7 @@ test_real_server(void **state)
 
     /* Restart ovsdb-server with a change made while we are away: only that
      * change is reported. */
-    server_stop(r);
+    ut_child_stop(&r->server);
     PUMP_UNTIL(f, !ovsdb_client_is_connected(f->c));
     server_start(r);
     vsctl(r, "add-port", "br0", "gnv1", "--", "set", "interface", "gnv1",
@@ -1427,7 +1301,7 @@ test_real_server(void **state)
 
     /* Restart with no change: nothing to report. */
     seqno = ovsdb_client_get_seqno(f->c);
-    server_stop(r);
+    ut_child_stop(&r->server);
     PUMP_UNTIL(f, !ovsdb_client_is_connected(f->c));
     server_start(r);
     time_warp(BACKOFF_WARP_MS);
@@ -1448,7 +1322,7 @@ test_real_server(void **state)
     check_tracked(f->c, "Interface", "");
     smap_destroy(&smap);
 
-    server_stop(r);
+    ut_child_stop(&r->server);
 }
 
 int

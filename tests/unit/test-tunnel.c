@@ -13,7 +13,6 @@
 /* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
 #define OPENSSL_API_COMPAT 30000
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +30,7 @@
 #include "secret.h"
 #include "smap.h"
 #include "tunnel.h"
+#include "unit-util.h"
 #include "util.h"
 #include "x509.h"
 
@@ -43,133 +43,39 @@ static struct global_conf *g_ca;        /* ... + ca_cert. */
 static struct global_conf *g_cert_only; /* certificate, no private_key. */
 static struct global_conf *g_bad;       /* certificate file missing. */
 
-/* Returns a new copy of 's' with each "@" replaced by the test directory
- * and a slash. */
-static char *
-expand(const char *s)
-{
-    struct ds out = DS_EMPTY_INITIALIZER;
-
-    for (; *s; s++) {
-        if (*s == '@') {
-            ds_put_format(&out, "%s/", tmpdir);
-        } else {
-            ds_put_char(&out, *s);
-        }
-    }
-    return ds_steal_cstr(&out);
-}
-
-static char *
-path_of(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-static EVP_PKEY *
-make_key(const char *name)
-{
-    EVP_PKEY *key = NULL;
-    char *path = path_of(name);
-
-    assert_int_equal(x509_key_generate(X509_KEY_EC, 0, &key, NULL), 0);
-    assert_int_equal(x509_key_write(key, path, NULL), 0);
-    free(path);
-    return key;
-}
-
-static X509 *
-make_cert(const char *name, const char *cn, const char *const *dns, bool ca,
-          EVP_PKEY *key, const X509 *issuer, EVP_PKEY *issuer_key)
-{
-    struct x509_cert_spec spec = {
-        .cn = cn, .org = "ovs", .dns = dns, .days = 30, .ca = ca,
-    };
-    char *path = path_of(name);
-    X509 *cert = NULL;
-
-    assert_int_equal(x509_cert_create(&spec, key, issuer, issuer_key, &cert,
-                                      NULL), 0);
-    assert_int_equal(x509_cert_write(cert, path, NULL), 0);
-    free(path);
-    return cert;
-}
-
-/* Builds a global_conf from other_config pairs ("@" expanded), ending
- * with NULL. */
-static struct global_conf *
-make_global(const char *key, ...)
-{
-    struct smap oc;
-    va_list args;
-
-    smap_init(&oc);
-    va_start(args, key);
-    for (; key; key = va_arg(args, const char *)) {
-        char *value = expand(va_arg(args, const char *));
-        smap_replace(&oc, key, value);
-        free(value);
-    }
-    va_end(args);
-
-    struct global_conf *gc = global_conf_create(&oc);
-    smap_destroy(&oc);
-    return gc;
-}
-
 static int
 group_setup(void **state)
 {
     (void) state;
     static const char *const other[] = { "other", NULL };
     static const char *const none[] = { NULL };
-    char template[] = "/tmp/test-tunnel.XXXXXX";
 
-    if (!mkdtemp(template)) {
+    tmpdir = ut_tmpdir_create("test-tunnel");
+    if (!tmpdir) {
         return -1;
     }
-    tmpdir = xstrdup(template);
 
-    EVP_PKEY *local = make_key("local.key");
-    EVP_PKEY *remote = make_key("remote.key");
-    EVP_PKEY *ca_key = make_key("ca.key");
-    EVP_PKEY *leaf_key = make_key("leaf.key");
-
-    X509_free(make_cert("local.pem", "local", NULL, false, local, NULL,
-                        NULL));
-    X509_free(make_cert("remote.pem", "remote", NULL, false, remote, NULL,
-                        NULL));
-    X509_free(make_cert("nocn.pem", NULL, none, false, remote, NULL, NULL));
-    X509_free(make_cert("nosan.pem", "remote", other, false, remote, NULL,
-                        NULL));
-    X509 *ca = make_cert("ca.pem", "ovs-ca", NULL, true, ca_key, NULL, NULL);
-    X509_free(make_cert("leaf.pem", "leaf", NULL, false, leaf_key, ca,
-                        ca_key));
-
-    char *garbage = path_of("garbage.pem");
-    FILE *f = fopen(garbage, "w");
-    if (!f) {
-        return -1;
-    }
-    fputs("-----BEGIN CERTIFICATE-----\nnot base64!\n"
-          "-----END CERTIFICATE-----\n", f);
-    fclose(f);
-    free(garbage);
-
-    X509_free(ca);
-    EVP_PKEY_free(local);
+    ut_write_cert_set(tmpdir);
+    EVP_PKEY *remote = ut_key_read(tmpdir, "remote.key");
+    X509_free(ut_cert_write(tmpdir, "nocn.pem", NULL, none, false, remote,
+                            NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "nosan.pem", "remote", other, false,
+                            remote, NULL, NULL));
     EVP_PKEY_free(remote);
-    EVP_PKEY_free(ca_key);
-    EVP_PKEY_free(leaf_key);
 
-    g_none = make_global(NULL);
-    g_self = make_global("certificate", "@local.pem",
-                         "private_key", "@local.key", NULL);
-    g_ca = make_global("certificate", "@leaf.pem", "private_key", "@leaf.key",
-                       "ca_cert", "@ca.pem", NULL);
-    g_cert_only = make_global("certificate", "@local.pem", NULL);
-    g_bad = make_global("certificate", "@missing.pem",
-                        "private_key", "@local.key", NULL);
+    static const char garbage[] = "-----BEGIN CERTIFICATE-----\nnot base64!\n"
+                                  "-----END CERTIFICATE-----\n";
+    ut_write_file(tmpdir, "garbage.pem", garbage, strlen(garbage));
+
+    g_none = ut_global_conf(tmpdir, NULL);
+    g_self = ut_global_conf(tmpdir, "certificate", "@local.pem",
+                            "private_key", "@local.key", NULL);
+    g_ca = ut_global_conf(tmpdir, "certificate", "@leaf.pem",
+                          "private_key", "@leaf.key",
+                          "ca_cert", "@ca.pem", NULL);
+    g_cert_only = ut_global_conf(tmpdir, "certificate", "@local.pem", NULL);
+    g_bad = ut_global_conf(tmpdir, "certificate", "@missing.pem",
+                           "private_key", "@local.key", NULL);
     if (g_self->cert_error || g_ca->cert_error) {
         return -1;
     }
@@ -180,20 +86,7 @@ static int
 group_teardown(void **state)
 {
     (void) state;
-    DIR *dir = opendir(tmpdir);
-    struct dirent *de;
-
-    if (dir) {
-        while ((de = readdir(dir))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *path = path_of(de->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    rmdir(tmpdir);
+    ut_tmpdir_remove(tmpdir);
     free(tmpdir);
     global_conf_destroy(g_none);
     global_conf_destroy(g_self);
@@ -210,7 +103,7 @@ options_from_valist(struct smap *options, const char *key, va_list args)
 {
     smap_init(options);
     for (; key; key = va_arg(args, const char *)) {
-        char *value = expand(va_arg(args, const char *));
+        char *value = ut_expand(tmpdir, va_arg(args, const char *));
         smap_replace(options, key, value);
         free(value);
     }
@@ -251,7 +144,7 @@ validate(const char *type, const struct global_conf *global,
 static void
 assert_error(char *error, const char *expected)
 {
-    char *exp = expand(expected);
+    char *exp = ut_expand(tmpdir, expected);
 
     if (!error) {
         fail_msg("expected error: %s", exp);
@@ -637,8 +530,8 @@ test_remote_cert_garbage(void **state)
     (void) state;
     char *error = validate("vxlan", g_self, NULL, "remote_ip", "10.0.0.2",
                            "remote_cert", "@garbage.pem", NULL);
-    char *prefix = expand("vx0: options:remote_cert: @garbage.pem: no valid "
-                          "PEM certificate: ");
+    char *prefix = ut_expand(tmpdir, "vx0: options:remote_cert: "
+                             "@garbage.pem: no valid PEM certificate: ");
 
     assert_non_null(error);
     assert_true(str_starts_with(error, prefix));
@@ -813,7 +706,7 @@ check_valid(const char *type, enum tunnel_type ttype, int af,
         error = validate(type, g_self, &conf, "remote_ip", remote,
                          "local_ip", local, "remote_cert", "@remote.pem",
                          NULL);
-        remote_cert = path_of("remote.pem");
+        remote_cert = ut_path(tmpdir, "remote.pem");
         break;
     case TUNNEL_AUTH_CA:
         error = validate(type, g_ca, &conf, "remote_ip", remote,
@@ -1022,16 +915,18 @@ test_equal_rotated_remote_cert(void **state)
 {
     (void) state;
     struct tunnel_conf *a, *b, *c;
-    EVP_PKEY *key = make_key("rot.key");
+    EVP_PKEY *key = ut_key_write(tmpdir, "rot.key");
 
-    X509_free(make_cert("rot.pem", "rot", NULL, false, key, NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "rot.pem", "rot", NULL, false, key,
+                            NULL, NULL));
     assert_valid(validate("gre", g_self, &a, "remote_ip", "10.0.0.2",
                           "remote_cert", "@rot.pem", NULL));
     assert_valid(validate("gre", g_self, &b, "remote_ip", "10.0.0.2",
                           "remote_cert", "@rot.pem", NULL));
     assert_true(tunnel_conf_equal(a, b));
 
-    X509_free(make_cert("rot.pem", "rot", NULL, false, key, NULL, NULL));
+    X509_free(ut_cert_write(tmpdir, "rot.pem", "rot", NULL, false, key,
+                            NULL, NULL));
     assert_valid(validate("gre", g_self, &c, "remote_ip", "10.0.0.2",
                           "remote_cert", "@rot.pem", NULL));
     assert_string_equal(a->remote_cert, c->remote_cert);
@@ -1083,7 +978,7 @@ assert_format(const struct tunnel *t, const struct global_conf *global,
               const char *expected)
 {
     struct ds out = DS_EMPTY_INITIALIZER;
-    char *exp = expand(expected);
+    char *exp = ut_expand(tmpdir, expected);
 
     tunnel_format(t, global, &out);
     assert_string_equal(ds_cstr(&out), exp);
@@ -1128,9 +1023,10 @@ static void
 test_format_self_signed(void **state)
 {
     (void) state;
-    struct global_conf *g = make_global("certificate", "@local.pem",
-                                        "private_key", "@local.key",
-                                        "ipsec_skb_mark", "0x1/0x1", NULL);
+    struct global_conf *g = ut_global_conf(tmpdir,
+                                           "certificate", "@local.pem",
+                                           "private_key", "@local.key",
+                                           "ipsec_skb_mark", "0x1/0x1", NULL);
     struct tunnel t;
 
     tunnel_setup(&t, "gre", g, "remote_ip", "2001:db8::2",

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "loop.h"
 #include "timeval.h"
+#include "unit-util.h"
 #include "unixctl.h"
 #include "util.h"
 
@@ -53,7 +54,7 @@
 
 /* The server under test and what the test commands saw. */
 struct fixture {
-    char dir[64];               /* Temporary run directory. */
+    char *dir;                  /* Temporary run directory. */
     struct unixctl_server *server;
 
     /* test/echo. */
@@ -179,32 +180,12 @@ unregister_test_commands(void)
 
 /* Fixture. */
 
-static void
-remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-
-    if (!d) {
-        return;
-    }
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            char *file = xasprintf("%s/%s", dir, de->d_name);
-            unlink(file);
-            free(file);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int
 setup(void **state OVS_UNUSED__)
 {
     memset(&fx, 0, sizeof fx);
-    strcpy(fx.dir, "/tmp/test-unixctl-XXXXXX");
-    if (!mkdtemp(fx.dir)) {
+    fx.dir = ut_tmpdir_create("test-unixctl");
+    if (!fx.dir) {
         return -1;
     }
     setenv("OVS_RUNDIR", fx.dir, 1);
@@ -224,7 +205,8 @@ teardown(void **state OVS_UNUSED__)
     unregister_test_commands();
     daemon_remove_pidfile();
     free(fx.echo_argv0);
-    remove_dir(fx.dir);
+    ut_tmpdir_remove(fx.dir);
+    free(fx.dir);
     return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "loop.h"
 #include "secret.h"
 #include "timeval.h"
+#include "unit-util.h"
 #include "util.h"
 #include "vici-client.h"
 #include "vici.h"
@@ -71,7 +72,7 @@ static struct recorder rec;
 
 /* The fake server and whatever a test must clean up. */
 struct fixture {
-    char dir[64];               /* Temporary directory. */
+    char *dir;                  /* Temporary directory. */
     char *path;                 /* Socket file. */
     char *name;                 /* "unix:" + path. */
     int lfd;                    /* Listening socket, or -1. */
@@ -198,8 +199,8 @@ setup(void **state)
 {
     struct fixture *f = xzalloc(sizeof *f);
 
-    strcpy(f->dir, "/tmp/test-vici-client.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    f->dir = ut_tmpdir_create("test-vici-client");
+    if (!f->dir) {
         free(f);
         return -1;
     }
@@ -236,7 +237,6 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    char *cmd;
 
     rec.client = NULL;
     vici_client_destroy(f->client);
@@ -247,11 +247,8 @@ teardown(void **state)
     if (f->lfd >= 0) {
         close(f->lfd);
     }
-    cmd = xasprintf("rm -rf '%s'", f->dir);
-    if (system(cmd)) {
-        /* Nothing to do: a leftover temporary directory is harmless. */
-    }
-    free(cmd);
+    ut_tmpdir_remove(f->dir);
+    free(f->dir);
     free(f->buf);
     free(f->path);
     free(f->name);

@@ -9,7 +9,6 @@
 /* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
 #define OPENSSL_API_COMPAT 30000
 
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,29 +25,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include "unit-util.h"
 #include "util.h"
 #include "x509.h"
 
 static char *tmpdir;
-
-/* Returns a new string naming 'name' in the test directory. */
-static char *
-path_of(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-static void
-write_file(const char *name, const void *data, size_t size)
-{
-    char *path = path_of(name);
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-    free(path);
-}
 
 static EVP_PKEY *
 gen_key(enum x509_key_type type)
@@ -84,7 +65,7 @@ gen_cert(const char *cn, const char *const *dns, bool ca, EVP_PKEY *key,
 static void
 save_cert(const X509 *cert, const char *name)
 {
-    char *path = path_of(name);
+    char *path = ut_path(tmpdir, name);
     char *why = NULL;
 
     assert_int_equal(x509_cert_write(cert, path, &why), 0);
@@ -95,7 +76,7 @@ save_cert(const X509 *cert, const char *name)
 static void
 save_key(const EVP_PKEY *key, const char *name)
 {
-    char *path = path_of(name);
+    char *path = ut_path(tmpdir, name);
     char *why = NULL;
 
     assert_int_equal(x509_key_write(key, path, &why), 0);
@@ -107,32 +88,15 @@ static int
 group_setup(void **state)
 {
     (void) state;
-    char template[] = "/tmp/test-x509.XXXXXX";
-    if (!mkdtemp(template)) {
-        return -1;
-    }
-    tmpdir = xstrdup(template);
-    return 0;
+    tmpdir = ut_tmpdir_create("test-x509");
+    return tmpdir ? 0 : -1;
 }
 
 static int
 group_teardown(void **state)
 {
     (void) state;
-    DIR *dir = opendir(tmpdir);
-    struct dirent *de;
-
-    if (dir) {
-        while ((de = readdir(dir))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *path = path_of(de->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    rmdir(tmpdir);
+    ut_tmpdir_remove(tmpdir);
     free(tmpdir);
     return 0;
 }
@@ -146,8 +110,8 @@ test_roundtrip_ec(void **state)
     EVP_PKEY *key = gen_key(X509_KEY_EC);
     X509 *cert = gen_cert("host1", NULL, false, key, NULL, NULL);
     uint8_t digest[X509_DIGEST_SIZE], file_digest[X509_DIGEST_SIZE];
-    char *cert_path = path_of("rt.pem");
-    char *key_path = path_of("rt.key");
+    char *cert_path = ut_path(tmpdir, "rt.pem");
+    char *key_path = ut_path(tmpdir, "rt.key");
     EVP_PKEY *key2 = NULL;
     X509 *cert2 = NULL;
     char *why = NULL;
@@ -206,8 +170,8 @@ test_key_types(void **state)
     EVP_PKEY *ed = gen_key(X509_KEY_ED25519);
     X509 *rsa_cert = gen_cert("rsa", NULL, false, rsa, NULL, NULL);
     X509 *ed_cert = gen_cert("ed", NULL, false, ed, NULL, NULL);
-    char *rsa_path = path_of("rsa.key");
-    char *ed_path = path_of("ed.key");
+    char *rsa_path = ut_path(tmpdir, "rsa.key");
+    char *ed_path = ut_path(tmpdir, "ed.key");
     EVP_PKEY *rsa2 = NULL, *ed2 = NULL;
 
     assert_true(EVP_PKEY_is_a(rsa, "RSA"));
@@ -394,9 +358,9 @@ test_first_cert(void **state)
     assert_int_equal(PEM_write_bio_X509(bio, c1), 1);
     assert_int_equal(PEM_write_bio_X509(bio, c2), 1);
     size = BIO_get_mem_data(bio, &data);
-    write_file("bundle.pem", data, size);
+    ut_write_file(tmpdir, "bundle.pem", data, size);
 
-    char *path = path_of("bundle.pem");
+    char *path = ut_path(tmpdir, "bundle.pem");
     assert_int_equal(x509_cert_load(path, &got, NULL, NULL), 0);
     assert_int_equal(x509_cert_get_cn(got, &cn, NULL), 0);
     assert_string_equal(cn, "first");
@@ -417,10 +381,10 @@ test_load_errors(void **state)
     (void) state;
     uint8_t digest[X509_DIGEST_SIZE];
     uint8_t zeros[X509_DIGEST_SIZE] = { 0 };
-    char *missing = path_of("missing.pem");
-    char *garbage = path_of("garbage.pem");
-    char *empty = path_of("empty.pem");
-    char *big = path_of("big.pem");
+    char *missing = ut_path(tmpdir, "missing.pem");
+    char *garbage = ut_path(tmpdir, "garbage.pem");
+    char *empty = ut_path(tmpdir, "empty.pem");
+    char *big = ut_path(tmpdir, "big.pem");
     char *expected;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
@@ -448,7 +412,7 @@ test_load_errors(void **state)
     static const char junk[] = "-----BEGIN CERTIFICATE-----\n"
                                "bm90IGEgY2VydGlmaWNhdGU=\n"
                                "-----END CERTIFICATE-----\n";
-    write_file("garbage.pem", junk, strlen(junk));
+    ut_write_file(tmpdir, "garbage.pem", junk, strlen(junk));
     memset(digest, 0xaa, sizeof digest);
     assert_int_equal(x509_cert_load(garbage, &cert, digest, &why), -EINVAL);
     assert_null(cert);
@@ -466,7 +430,7 @@ test_load_errors(void **state)
     free(expected);
     free(why);
 
-    write_file("empty.pem", "", 0);
+    ut_write_file(tmpdir, "empty.pem", "", 0);
     assert_int_equal(x509_cert_load(empty, &cert, NULL, &why), -EINVAL);
     expected = xasprintf("%s: no valid PEM certificate: no start line "
                          "(Expecting: CERTIFICATE)", empty);
@@ -490,7 +454,7 @@ test_load_errors(void **state)
     free(fp);
 
     char *data = xzalloc(X509_FILE_MAX_SIZE + 1);
-    write_file("big.pem", data, X509_FILE_MAX_SIZE + 1);
+    ut_write_file(tmpdir, "big.pem", data, X509_FILE_MAX_SIZE + 1);
     assert_int_equal(x509_cert_load(big, &cert, NULL, &why), -EFBIG);
     expected = xasprintf("%s: larger than %d bytes", big,
                          X509_FILE_MAX_SIZE);
@@ -498,7 +462,7 @@ test_load_errors(void **state)
     free(expected);
     free(why);
     /* Exactly at the limit is read. */
-    write_file("big.pem", data, X509_FILE_MAX_SIZE);
+    ut_write_file(tmpdir, "big.pem", data, X509_FILE_MAX_SIZE);
     size_t size;
     char *contents;
     assert_int_equal(x509_read_file(big, &contents, &size, NULL), 0);
