@@ -9,6 +9,7 @@
 
 static const struct ike_backend_class *const classes[] = {
     &ike_strongswan_class,
+    &ike_libreswan_class,
 };
 
 const struct ike_backend_class *

@@ -133,6 +133,7 @@ struct ike_backend_class {
 };
 
 extern const struct ike_backend_class ike_strongswan_class;
+extern const struct ike_backend_class ike_libreswan_class;
 
 /* Returns the class named 'name' or NULL. */
 const struct ike_backend_class *ike_class_find(const char *name);

@@ -424,19 +424,14 @@ main(int argc, char *argv[])
 
     const struct ike_backend_class *class = ike_class_find(o.ike_daemon);
     if (!class) {
-        if (!strcmp(o.ike_daemon, "libreswan")) {
-            fprintf(stderr, "%s: --ike-daemon=libreswan: the Libreswan "
-                    "backend is not built yet in this version of ovsec; "
-                    "use --ike-daemon=strongswan\n", daemon_program_name());
-        } else {
-            fprintf(stderr, "%s: --ike-daemon: unknown IKE daemon \"%s\" "
-                    "(expected strongswan or libreswan)\n",
-                    daemon_program_name(), o.ike_daemon);
-        }
+        fprintf(stderr, "%s: --ike-daemon: unknown IKE daemon \"%s\" "
+                "(expected strongswan or libreswan)\n",
+                daemon_program_name(), o.ike_daemon);
         goto out;
     }
+    bool strongswan = class == &ike_strongswan_class;
 
-    if (strncmp(o.ike.vici, "unix:", 5) || !o.ike.vici[5]) {
+    if (strongswan && (strncmp(o.ike.vici, "unix:", 5) || !o.ike.vici[5])) {
         fprintf(stderr, "%s: --vici: \"%s\" is not a VICI socket name "
                 "(expected unix:PATH)\n", daemon_program_name(), o.ike.vici);
         goto out;
@@ -516,16 +511,23 @@ main(int argc, char *argv[])
     commands_register(monitor, &exit_req);
     alias_create__(&alias, unixctl);
 
-    for (size_t i = 0; i < o.n_libreswan_only; i++) {
-        LOG_INFO("--%s applies to Libreswan only; ignored with %s",
-                 o.libreswan_only[i], class->name);
+    if (strongswan) {
+        for (size_t i = 0; i < o.n_libreswan_only; i++) {
+            LOG_INFO("--%s applies to Libreswan only; ignored with %s",
+                     o.libreswan_only[i], class->name);
+        }
+        if (!o.ike.restart_ike_daemon) {
+            LOG_DBG("--no-restart-ike-daemon: ovsec never restarts charon");
+        }
+        LOG_INFO("%s %s starting: database %s, IKE daemon strongswan "
+                 "(charon at %s)", daemon_program_name(), ovsec_version,
+                 o.database, o.ike.vici);
+    } else {
+        LOG_INFO("%s %s starting: database %s, IKE daemon %s (pluto at "
+                 "%s%s)", daemon_program_name(), ovsec_version, o.database,
+                 class->name, o.ike.ipsec_ctl ? "" : "the default ",
+                 o.ike.ipsec_ctl ? o.ike.ipsec_ctl : "control socket");
     }
-    if (!o.ike.restart_ike_daemon) {
-        LOG_DBG("--no-restart-ike-daemon: ovsec never restarts charon");
-    }
-    LOG_INFO("%s %s starting: database %s, IKE daemon %s (%s)",
-             daemon_program_name(), ovsec_version, o.database, class->name,
-             o.ike.vici);
     daemon_complete();
 
     long long int cleanup_deadline = LLONG_MAX;
