@@ -134,6 +134,15 @@ OVSEC_UML_TTY=0
 # shellcheck source=/dev/null
 . "$OVSEC_UML_DIR/params" || fail "cannot read $OVSEC_UML_DIR/params"
 
+# A working directory under a directory about to be covered (a checkout
+# in /tmp) is held on a bind mount in the run directory and bound back in
+# place afterwards.
+OVSEC_UML_KEEP=${OVSEC_UML_KEEP:-}
+if [ -n "$OVSEC_UML_KEEP" ]; then
+    mkdir -p "$OVSEC_UML_DIR/keep" \
+        && mount --bind "$OVSEC_UML_KEEP" "$OVSEC_UML_DIR/keep" \
+        || fail "cannot hold $OVSEC_UML_KEEP on $OVSEC_UML_DIR/keep"
+fi
 for dir in $TMPFS_DIRS; do
     case $OVSEC_UML_DIR/ in
         "$dir"/*) fail "$OVSEC_UML_DIR is under $dir, which the guest covers with tmpfs" ;;
@@ -143,6 +152,12 @@ for dir in $TMPFS_DIRS; do
             || fail "cannot mount tmpfs on $dir"
     fi
 done
+if [ -n "$OVSEC_UML_KEEP" ]; then
+    mkdir -p "$OVSEC_UML_KEEP" \
+        && mount --bind "$OVSEC_UML_DIR/keep" "$OVSEC_UML_KEEP" \
+        && umount "$OVSEC_UML_DIR/keep" \
+        || fail "cannot bind $OVSEC_UML_KEEP back in place"
+fi
 chmod 1777 /tmp /var/tmp /dev/shm
 mkdir -p /run/lock /run/netns /var/run/openvswitch 2>/dev/null
 

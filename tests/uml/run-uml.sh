@@ -136,13 +136,29 @@ under_covered() {
     done
     return 1
 }
-for what in "current directory:$PWD" "state directory:$STATE_DIR" \
-            "guest init:$GUEST_INIT"; do
-    if dir=$(under_covered "${what#*:}"); then
-        die "the ${what%%:*} ${what#*:} is under $dir, which the guest" \
-            "covers with tmpfs"
-    fi
-done
+if dir=$(under_covered "$STATE_DIR"); then
+    die "the state directory $STATE_DIR is under $dir, which the guest" \
+        "covers with tmpfs"
+fi
+# The current directory (a checkout in /tmp, say) may be under a covered
+# directory: guest-init.sh binds it back in place over its tmpfs.  The
+# guest init script itself runs from an fd opened at boot, before the
+# tmpfs mounts, but must then be in the current directory's tree.
+keep_dir=
+if under_covered "$PWD" >/dev/null; then
+    keep_dir=$(realpath -- "$PWD")
+    [[ $keep_dir =~ ^[A-Za-z0-9_./-]+$ ]] \
+        || die "the current directory $keep_dir is under a directory the guest" \
+               "covers with tmpfs and has characters guest-init.sh cannot" \
+               "carry"
+fi
+if under_covered "$GUEST_INIT" >/dev/null; then
+    case $(realpath -- "$GUEST_INIT") in
+        "${keep_dir:-/nonexistent}"/*) ;;
+        *) die "the guest init $GUEST_INIT is under a directory the guest" \
+               "covers with tmpfs, outside the current directory" ;;
+    esac
+fi
 
 # guest-init.sh bind-mounts the UML modules over /lib/modules, which must
 # exist (the guest's root is the host's).
@@ -180,6 +196,7 @@ OVSEC_UML_TIMEOUT=$timeout
 OVSEC_UML_SETTLE=$settle
 OVSEC_UML_VERBOSE=$verbose
 OVSEC_UML_TTY=$tty
+OVSEC_UML_KEEP=$keep_dir
 EOF
 
 # UML backs the guest's RAM with a file in $TMPDIR or /dev/shm; containers
