@@ -2210,6 +2210,27 @@ is_initiator__(const struct tunnel_conf *c)
     return memcmp(a, b, af == AF_INET ? 4 : 16) < 0;
 }
 
+/* Stores in '*version' the version in the name of a connection of tunnel
+ * 'ifname' that the earlier instance's file holds (the highest, should it
+ * hold several).  Returns false if it holds none. */
+static bool
+old_version__(const struct ike_libreswan *ls, const char *ifname,
+              uint64_t *version)
+{
+    const struct lsw_name *n;
+    bool found = false;
+
+    HMAP_FOR_EACH (n, node, &ls->old_sections) {
+        uint64_t v;
+        if (libreswan_conn_name_match(n->name, ifname, NULL, &v)
+            && (!found || v > *version)) {
+            *version = v;
+            found = true;
+        }
+    }
+    return found;
+}
+
 static int
 lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 {
@@ -2246,7 +2267,20 @@ lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
         conf_error = read_cert__("options:remote_cert", c->remote_cert,
                                  &remote_cert_pem);
     }
-    n_names = libreswan_conn_names(tun->name, c->type, tun->version, names);
+    /* After a restart of ours, the tunnel's connections in pluto carry the
+     * version the earlier instance gave it, which need not be ours (the
+     * monitor counts versions from 1 again): keep its names, so that the
+     * connections can be adopted (conn_adoptable__() still compares the
+     * definitions); a changed definition replaces the one of that name. */
+    uint64_t conn_version = tun->version;
+    if (!t->conn_text && !conf_error
+        && old_version__(ls, tun->name, &conn_version)
+        && conn_version != tun->version) {
+        ds_clear(&text);
+        conf_error = libreswan_conf_tunnel(&o, tun->name, conn_version, c,
+                                           &text);
+    }
+    n_names = libreswan_conn_names(tun->name, c->type, conn_version, names);
 
     /* The same definitions as before (the monitor retrying a failed
      * tunnel): the connections pluto holds stay as they are.  Otherwise

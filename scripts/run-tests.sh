@@ -74,6 +74,10 @@ if [ "${OVSEC_SKIP_UML:-0}" != 1 ]; then
         meson setup "$UML_BUILD" -Db_sanitize=undefined
     fi
     ninja -C "$UML_BUILD"
+    # The Libreswan scenarios run pluto from Debian's package unpacked on
+    # the host (the guest cannot download it).
+    bash scripts/get-libreswan.sh >/dev/null
+    OVSEC_REQUIRE_LIBRESWAN=1 \
     OVSEC_MONITOR="$SRC/$UML_BUILD/monitor/ovsec-monitor" \
     OVSEC_PKI="$SRC/$UML_BUILD/pki/ovsec-pki" \
         tests/uml/run-uml.sh --timeout 2400 --settle 0 -- \

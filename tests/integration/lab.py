@@ -510,9 +510,14 @@ class Host:
                   self.iface])
         self.run(["ip", "-6", "addr", "add", self.ipv6 + "/64", "dev",
                   self.iface, "nodad"])
-        # Libreswan's %defaultroute and the like want a default route.
-        self.run(["ip", "-4", "route", "add", "default", "dev", self.iface])
-        self.run(["ip", "-6", "route", "add", "default", "dev", self.iface])
+        # Libreswan's %defaultroute wants a default route with a gateway
+        # (4.10's addconn takes the source address from the route to the
+        # gateway; a device route alone resolves to 0.0.0.0).  Nothing is
+        # ever sent to it: the peers are on-link.
+        self.run(["ip", "-4", "route", "add", "default", "via",
+                  "192.0.2.254", "dev", self.iface])
+        self.run(["ip", "-6", "route", "add", "default", "via", "fd00::fe",
+                  "dev", self.iface])
 
     def _destroy(self, errors, notes):
         """Stops everything in this host and deletes its namespaces,

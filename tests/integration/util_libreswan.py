@@ -89,9 +89,14 @@ class Pluto:
         self.daemon = None
         # What the monitor and the `ipsec` script need in their
         # environment.
+        # PATH: pluto runs its updown command ("ipsec _updown") through
+        # the shell; strongSwan's `ipsec` found on the PATH runs
+        # strongSwan's _updown, which fails, and pluto then rejects every
+        # Child SA with TS_UNACCEPTABLE (on a kernel with ESP).
         self.env = {
             "IPSEC_EXECDIR": "/usr/libexec/ipsec",
             "IPSEC_SBINDIR": self.sbindir,
+            "PATH": self.sbindir + ":" + host.env["PATH"],
         }
 
     def prepare(self, root_conf=None):
@@ -116,6 +121,10 @@ class Pluto:
             "mount -t tmpfs ovsec-lsw /usr/libexec && "
             "mkdir /usr/libexec/ipsec && "
             "mount --bind %s/usr/libexec/ipsec /usr/libexec/ipsec"
+            % self.tree)
+        self.host.sh(
+            "if [ -e /usr/sbin/ipsec ] && ! mountpoint -q /usr/sbin/ipsec; "
+            "then mount --bind %s/usr/sbin/ipsec /usr/sbin/ipsec; fi"
             % self.tree)
 
     def start(self):
