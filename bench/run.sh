@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Benchmarks ovsec-monitor against upstream's ovs-monitor-ipsec (Debian's
+# openvswitch-ipsec, strongSwan mode), as root:
+#
+#     sudo bench/run.sh            # N = 10, 100, 1000, 2000; 3 runs (~40 min)
+#     sudo bench/run.sh --quick    # N = 10, 100; 1 run (~1 min)
+#
+# Installs the dependencies (bench/install-deps.sh), builds ovsec-monitor
+# without sanitizers (build-bench, release) and runs bench/bench.py with
+# the arguments given (bench/bench.py --help).  Prints one table; results
+# go to bench/results/TIMESTAMP/ (results.tsv, summary.tsv, report.txt,
+# convergence.png).
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench/run.sh: must run as root (namespaces, charon)" >&2
+    exit 1
+fi
+
+"$here/install-deps.sh"
+
+build="$repo/build-bench"
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$repo" --buildtype=release
+fi
+# Only the daemon: the benchmark needs nothing else.
+ninja -C "$build" monitor/ovsec-monitor
+
+export OVSEC_MONITOR="$build/monitor/ovsec-monitor"
+exec python3 "$here/bench.py" "$@"
