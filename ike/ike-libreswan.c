@@ -112,6 +112,7 @@
 #include "loop.h"
 #include "process.h"
 #include "secret.h"
+#include "stream.h"
 #include "timeval.h"
 #include "tunnel.h"
 #include "util.h"
@@ -2148,48 +2149,6 @@ conns_set_sections__(struct lsw_tunnel *t, const char *text)
     }
 }
 
-/* Stores in 'src' (4 or 16 bytes, for 'af') the source address the kernel
- * would use to reach 'dst', which is what pluto uses for left=%defaultroute
- * on a host with one uplink.  connect() on a UDP socket only looks the
- * route up: nothing is sent, nothing blocks.  Returns 0 or -errno. */
-static int
-route_source__(int af, const unsigned char *dst, unsigned char *src)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int error = 0;
-    int fd;
-
-    memset(&ss, 0, sizeof ss);
-    if (af == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(500);
-        memcpy(&sin->sin_addr, dst, 4);
-        len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(500);
-        memcpy(&sin6->sin6_addr, dst, 16);
-        len = sizeof *sin6;
-    }
-    fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (connect(fd, (struct sockaddr *) &ss, len)
-        || getsockname(fd, (struct sockaddr *) &ss, &len)) {
-        error = -errno;
-    } else if (af == AF_INET) {
-        memcpy(src, &((struct sockaddr_in *) &ss)->sin_addr, 4);
-    } else {
-        memcpy(src, &((struct sockaddr_in6 *) &ss)->sin6_addr, 16);
-    }
-    close(fd);
-    return error;
-}
-
 /* True if this end negotiates for a tunnel with 'c': its address is the
  * lower.  Without options:local_ip, the address is the one the kernel
  * would send from; if even that is unknown, the other end decides (or,
@@ -2204,7 +2163,7 @@ is_initiator__(const struct tunnel_conf *c)
         return false;
     }
     if (c->local_ip ? inet_pton(af, c->local_ip, a) != 1
-                    : route_source__(af, b, a) != 0) {
+                    : stream_route_source(af, b, a) != 0) {
         return false;
     }
     return memcmp(a, b, af == AF_INET ? 4 : 16) < 0;

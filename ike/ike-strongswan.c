@@ -96,6 +96,7 @@
 #include "log.h"
 #include "loop.h"
 #include "secret.h"
+#include "stream.h"
 #include "stroke-map.h"
 #include "timeval.h"
 #include "tunnel.h"
@@ -2061,46 +2062,6 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
     return why ? -EINVAL : 0;
 }
 
-/* Stores in 'src' (4 or 16 bytes, for 'af') the source address the kernel
- * would use to reach 'dst'.  connect() on a UDP socket only looks up the
- * route: nothing is sent and nothing blocks.  Returns 0 or -errno. */
-static int
-route_source__(int af, const unsigned char *dst, unsigned char *src)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int fd, error = 0;
-
-    memset(&ss, 0, sizeof ss);
-    if (af == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(500);
-        memcpy(&sin->sin_addr, dst, 4);
-        len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(500);
-        memcpy(&sin6->sin6_addr, dst, 16);
-        len = sizeof *sin6;
-    }
-    fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (connect(fd, (struct sockaddr *) &ss, len)
-        || getsockname(fd, (struct sockaddr *) &ss, &len)) {
-        error = -errno;
-    } else if (af == AF_INET) {
-        memcpy(src, &((struct sockaddr_in *) &ss)->sin_addr, 4);
-    } else {
-        memcpy(src, &((struct sockaddr_in6 *) &ss)->sin6_addr, 16);
-    }
-    close(fd);
-    return error;
-}
-
 static int
 ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
 {
@@ -2146,7 +2107,7 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
         t->initiator = inet_pton(af, c->remote_ip, b) == 1
                        && (c->local_ip
                            ? inet_pton(af, c->local_ip, a) == 1
-                           : !route_source__(af, b, a))
+                           : !stream_route_source(af, b, a))
                        && memcmp(a, b, size) < 0;
     } else {
         t->initiator = true;

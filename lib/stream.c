@@ -392,3 +392,43 @@ pstream_get_name(const struct pstream *ps)
 {
     return ps->name;
 }
+
+int
+stream_route_source(int af, const void *dst, void *src)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int error = 0;
+    int fd;
+
+    memset(&ss, 0, sizeof ss);
+    if (af == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(500);
+        memcpy(&sin->sin_addr, dst, 4);
+        len = sizeof *sin;
+    } else if (af == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(500);
+        memcpy(&sin6->sin6_addr, dst, 16);
+        len = sizeof *sin6;
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *) &ss, len)
+        || getsockname(fd, (struct sockaddr *) &ss, &len)) {
+        error = -errno;
+    } else if (af == AF_INET) {
+        memcpy(src, &((struct sockaddr_in *) &ss)->sin_addr, 4);
+    } else {
+        memcpy(src, &((struct sockaddr_in6 *) &ss)->sin6_addr, 16);
+    }
+    close(fd);
+    return error;
+}

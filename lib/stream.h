@@ -56,4 +56,10 @@ void pstream_wait(struct pstream *);
 void pstream_close(struct pstream *);
 const char *pstream_get_name(const struct pstream *);
 
+/* Stores in 'src' (4 or 16 bytes, for 'af') the source address the kernel
+ * would use to reach 'dst' (likewise).  Only looks up the route, through
+ * connect() on a UDP socket: nothing is sent and nothing blocks.  Returns 0
+ * or -errno. */
+int stream_route_source(int af, const void *dst, void *src);
+
 #endif /* stream.h */
