@@ -53,8 +53,11 @@
 LOG_MODULE(vici_client);
 
 /* Reconnect backoff: first retry after this long, doubling up to the max. */
-#define VICI_BACKOFF_MIN_MS 250
-#define VICI_BACKOFF_MAX_MS 5000
+/* Reconnect backoff.  Trying a Unix socket that is not there costs one
+ * syscall, and a charon that restarts should be found at once, so the
+ * delays stay short. */
+#define VICI_BACKOFF_MIN_MS 50
+#define VICI_BACKOFF_MAX_MS 1000
 
 /* Packets handled per vici_client_run(), so that a flood of events cannot
  * starve the rest of the daemon; the loop is woken at once for the rest. */

@@ -464,6 +464,6 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     cap.stop()
     # The ports were added long before charon ran: time the first ping
     # from charon's start (it includes the monitor's reconnection
-    # backoff, up to 5 s).
+    # backoff, up to 1 s).
     report("BENCH: skb_mark 1/1 %s: scenario %.2f s, charon start to first "
            "ping %.2f s" % (type, time.monotonic() - t_start, first_ping))

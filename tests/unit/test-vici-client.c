@@ -853,18 +853,20 @@ test_server_close(void **state)
     assert_int_equal(vici_client_n_pending(c), 0);
     assert_int_equal(vici_client_n_reconnects(c), 1);
 
-    /* The socket is gone: attempts at +250 and +750 ms fail. */
-    time_warp(250);
+    /* The socket is gone: attempts at +50, +150 and +350 ms fail. */
+    time_warp(50);
     pump(c);
-    time_warp(500);
+    time_warp(100);
     pump(c);
-    /* The next attempt is 1 s later, not before. */
+    time_warp(200);
+    pump(c);
+    /* The next attempt is 400 ms later, not before. */
     server_listen(f);
-    time_warp(900);
+    time_warp(250);
     pump(c);
     pump(c);
     assert_true(accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK) < 0);
-    time_warp(100);
+    time_warp(150);
     server_accept(f, c);
     server_expect_free(f, c, VICI_EVENT_REGISTER, "ike-updown");
     server_expect_free(f, c, VICI_EVENT_REGISTER, "child-updown");
