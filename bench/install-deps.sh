@@ -12,11 +12,11 @@
 #   linux-perf, valgrind   where the time goes (bench/profile.sh).
 #
 # Idempotent, like scripts/install-deps.sh: nothing is touched when all is
-# installed.  Package scripts must not start daemons: openvswitch-ipsec
-# enables ovs-ipsec.service and strongswan-starter strongswan-starter.service,
-# which would run upstream's monitor and a charon on the host's default
-# sockets.  A policy-rc.d denies service starts during the install and any
-# such daemon that appears anyway is stopped (by pid) afterwards.
+# installed.  Package scripts must not start daemons: openvswitch-ipsec's
+# and strongswan-starter's services would run upstream's monitor and a
+# charon on the host's default sockets.  A policy-rc.d denies service starts
+# during the install, any such daemon that appears anyway is stopped (by
+# pid) afterwards, and the openvswitch-ipsec service is disabled.
 
 set -euo pipefail
 
@@ -74,6 +74,22 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}"
+
+# openvswitch-ipsec enables its service, which at the next boot would run
+# upstream's monitor against the host's database and "ipsec restart" the
+# host's strongSwan: the benchmark runs upstream in its own namespaces
+# only.
+if [[ " ${missing[*]} " == *" openvswitch-ipsec "* ]]; then
+    log "disabling the openvswitch-ipsec service (the benchmark starts" \
+        "its own)"
+    if command -v systemctl >/dev/null; then
+        # Also disables the SysV script, offline (no running systemd needed).
+        systemctl --no-reload disable openvswitch-ipsec.service \
+            >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null; then
+        update-rc.d openvswitch-ipsec disable >/dev/null 2>&1 || true
+    fi
+fi
 
 after=$(daemon_pids | sort)
 new=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
