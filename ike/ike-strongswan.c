@@ -243,6 +243,10 @@ struct ike_strongswan {
     bool destroying;                /* Callbacks must not touch state. */
     bool in_run;                    /* Inside run(): hooks may be called. */
     bool reports_pending;           /* Some tunnel's report_pending. */
+    long long int next_retry;       /* No tunnel's 'retry_at' is earlier
+                                     * (LLONG_MAX: none is set), so that
+                                     * run() and wait() need not look at
+                                     * every tunnel on every wakeup. */
     char *charon_version;           /* From "version", for status. */
 
     struct hmap tunnels;            /* "struct ss_tunnel"s by name. */
@@ -1452,6 +1456,7 @@ schedule_retry__(struct ike_strongswan *ss, struct ss_tunnel *t)
         && t->retry_at == LLONG_MAX) {
         t->retry_at = time_msec() + t->retry_delay;
         t->retry_delay = MIN(t->retry_delay * 2, INITIATE_BACKOFF_MS);
+        ss->next_retry = MIN(ss->next_retry, t->retry_at);
     }
 }
 
@@ -1723,6 +1728,7 @@ ss_create(const struct ike_options *opts, const struct ike_hooks *hooks,
     ss->hooks = *hooks;
     ss->opts = *opts;
     hmap_init(&ss->tunnels);
+    ss->next_retry = LLONG_MAX;
     hmap_init(&ss->sas);
     hmap_init(&ss->new_sas);
     hmap_init(&ss->seen_conns);
@@ -1794,9 +1800,16 @@ ss_run(struct ike_backend *up)
     vici_client_run(ss->vici);
     ss->in_run = false;
 
-    /* Retries due: check on a fresh listing, then initiate if down. */
+    /* Retries due: check on a fresh listing, then initiate if down.  The
+     * tunnels are looked at only when the earliest retry is due; the scan
+     * finds the next one.  ('next_retry' may be early, for a tunnel whose
+     * retry was cancelled, which costs one scan.) */
     long long int now = time_msec();
     bool due = false;
+    if (now < ss->next_retry) {
+        return;
+    }
+    ss->next_retry = LLONG_MAX;
     HMAP_FOR_EACH (t, node, &ss->tunnels) {
         if (now >= t->retry_at) {
             t->retry_at = LLONG_MAX;
@@ -1805,6 +1818,7 @@ ss_run(struct ike_backend *up)
                 t->want_initiate = due = true;
             }
         }
+        ss->next_retry = MIN(ss->next_retry, t->retry_at);
     }
     if (due && !ss->n_list_sas) {
         list_sas__(ss);
@@ -1816,17 +1830,11 @@ ss_wait(struct ike_backend *up)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
 
-    long long int retry_at = LLONG_MAX;
-    struct ss_tunnel *t;
-
     vici_client_wait(ss->vici);
     if (ss->reports_pending) {
         loop_immediate_wake();
     }
-    HMAP_FOR_EACH (t, node, &ss->tunnels) {
-        retry_at = MIN(retry_at, t->retry_at);
-    }
-    loop_timer_wait_until(retry_at);
+    loop_timer_wait_until(ss->next_retry);
 }
 
 static char *
