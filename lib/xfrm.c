@@ -53,9 +53,17 @@ struct xfrm_socket {
 void
 xfrm_policy_list_init(struct xfrm_policy_list *list)
 {
+    xfrm_policy_list_init_filtered(list, NULL);
+}
+
+void
+xfrm_policy_list_init_filtered(struct xfrm_policy_list *list,
+                               xfrm_policy_keep_func *keep)
+{
     list->policies = NULL;
     list->n = 0;
     list->allocated = 0;
+    list->keep = keep;
 }
 
 void
@@ -63,7 +71,7 @@ xfrm_policy_list_done(struct xfrm_policy_list *list)
 {
     if (list) {
         free(list->policies);
-        xfrm_policy_list_init(list);
+        xfrm_policy_list_init_filtered(list, list->keep);
     }
 }
 
@@ -960,6 +968,8 @@ parser_message__(struct xfrm_dump_parser *p, const struct nlmsghdr *nlh)
             } else if (xfrm_policy_parse(nlh, policy)) {
                 p->policies->n--;
                 parser_error__(p, -EBADMSG);
+            } else if (p->policies->keep && !p->policies->keep(policy)) {
+                p->policies->n--;
             }
         }
         break;
@@ -1807,7 +1817,7 @@ xfrm_drop_policies_set(struct xfrm_socket *sock, uint32_t mark,
     }
 
     /* Install first, so that a failed dump still leaves protection. */
-    xfrm_policy_list_init(&list);
+    xfrm_policy_list_init_filtered(&list, xfrm_policy_is_drop);
     for (size_t i = 0; i < XFRM_DROP_N; i++) {
         error = xfrm_policy_update(sock, &want[i]);
         if (error) {
@@ -1832,7 +1842,7 @@ xfrm_drop_policies_clear(struct xfrm_socket *sock)
     struct xfrm_policy_list list;
     int error;
 
-    xfrm_policy_list_init(&list);
+    xfrm_policy_list_init_filtered(&list, xfrm_policy_is_drop);
     error = xfrm_dump_policies(sock, &list);
     if (!error) {
         error = drop_policies_delete__(sock, &list, true, 0, 0);
@@ -1849,7 +1859,7 @@ xfrm_drop_policies_get(struct xfrm_socket *sock, bool *present,
     uint32_t found_mark = 0, found_mask = 0;
     int error;
 
-    xfrm_policy_list_init(&list);
+    xfrm_policy_list_init_filtered(&list, xfrm_policy_is_drop);
     error = xfrm_dump_policies(sock, &list);
     if (!error) {
         error = (int) xfrm_drop_policies_find(&list, &found_mark,

@@ -157,11 +157,16 @@ struct xfrm_state {
     uint64_t cur_packets;       /* ...and packets so far. */
 };
 
-/* A growable array of policies.  Owns 'policies'. */
+/* A growable array of policies.  Owns 'policies'.  A dump into a list
+ * with a 'keep' function stores only the policies it returns true for:
+ * a host with thousands of tunnels has tens of thousands of policies,
+ * and a caller that looks for a few should not hold them all. */
+typedef bool xfrm_policy_keep_func(const struct xfrm_policy *);
 struct xfrm_policy_list {
     struct xfrm_policy *policies;   /* 'n' policies, in dump order. */
     size_t n;                       /* Number of policies. */
     size_t allocated;               /* Capacity of 'policies'. */
+    xfrm_policy_keep_func *keep;    /* Filter for dumps, or NULL. */
 };
 
 /* A growable array of states.  Owns 'states'. */
@@ -172,6 +177,8 @@ struct xfrm_state_list {
 };
 
 void xfrm_policy_list_init(struct xfrm_policy_list *);
+void xfrm_policy_list_init_filtered(struct xfrm_policy_list *,
+                                    xfrm_policy_keep_func *keep);
 void xfrm_policy_list_done(struct xfrm_policy_list *);     /* NULL ok. */
 void xfrm_state_list_init(struct xfrm_state_list *);
 void xfrm_state_list_done(struct xfrm_state_list *);       /* NULL ok. */

@@ -420,16 +420,13 @@ sync_tunnel_drops__(struct monitor *m)
         }
     }
 
-    xfrm_policy_list_init(&list);
+    xfrm_policy_list_init_filtered(&list, xfrm_policy_is_tunnel_drop);
     error = xfrm_dump_policies(m->xfrm, &list);
     if (!error) {
         for (size_t i = 0; i < list.n; i++) {
             const struct xfrm_policy *p = &list.policies[i];
             bool found = false;
 
-            if (!xfrm_policy_is_tunnel_drop(p)) {
-                continue;
-            }
             HMAP_FOR_EACH_WITH_HASH (e, node, drop_hash__(p), &wanted) {
                 if (xfrm_policy_same_key(&e->policy, p)) {
                     e->present = found = true;

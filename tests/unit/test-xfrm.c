@@ -648,6 +648,34 @@ test_policy_dump_parse(void **state OVS_UNUSED__)
     xfrm_policy_list_done(NULL);
 }
 
+static bool
+keep_block__(const struct xfrm_policy *p)
+{
+    return p->action == XFRM_POLICY_BLOCK;
+}
+
+/* A list with a filter keeps only what the filter wants, in order, and
+ * parses the rest without storing it. */
+static void
+test_policy_dump_filtered(void **state OVS_UNUSED__)
+{
+    struct xfrm_policy_list list;
+    struct xfrm_dump_parser p;
+    struct msgbuf mb;
+
+    msgbuf_init(&mb);
+    put_example_policies(&mb, 5);
+
+    xfrm_policy_list_init_filtered(&list, keep_block__);
+    xfrm_dump_parser_init(&p, 5, 0, &list, NULL);
+    assert_int_equal(feed_copy(&p, mb.b, mb.len), 0);
+    assert_int_equal(list.n, 1);
+    assert_int_equal(list.policies[0].sel.family, AF_INET6);
+    assert_int_equal(list.policies[0].action, XFRM_POLICY_BLOCK);
+    xfrm_policy_list_done(&list);
+    assert_true(list.keep == keep_block__);
+}
+
 /* Selector details: ICMP type and code, GRE keys, flags, socket policies,
  * interface ids, SPIs in templates. */
 static void
@@ -1727,6 +1755,7 @@ main(void)
         cmocka_unit_test(test_drop_policy_encode),
         cmocka_unit_test(test_delete_encode),
         cmocka_unit_test(test_policy_dump_parse),
+        cmocka_unit_test(test_policy_dump_filtered),
         cmocka_unit_test(test_policy_format_details),
         cmocka_unit_test(test_state_dump_parse),
         cmocka_unit_test(test_filters),
