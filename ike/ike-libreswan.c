@@ -101,6 +101,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ds.h"
+#include "fingerprint.h"
 #include "global-conf.h"
 #include "hmap.h"
 #include "ike.h"
@@ -287,7 +288,7 @@ struct ike_libreswan {
     bool files_dirty;               /* Rewrite the files before running
                                      * anything. */
     char *files_error;              /* Why they could not be written. */
-    uint8_t secrets_digest[32];     /* Of the secrets file written. */
+    struct fingerprint secrets_digest;  /* Of the secrets file written. */
     bool secrets_written;           /* 'secrets_digest' is valid. */
     uint64_t secrets_gen;           /* Bumped when their text changes. */
     uint64_t secrets_done_gen;      /* Covered by a successful reread. */
@@ -885,7 +886,7 @@ files_write__(struct ike_libreswan *ls)
     size_t n = hmap_count(&ls->tunnels);
     struct lsw_tunnel **sorted = xcalloc(n + 1, sizeof *sorted);
     struct lsw_tunnel *t;
-    uint8_t digest[32];
+    struct fingerprint digest;
     char *msg;
     size_t i = 0;
 
@@ -917,11 +918,10 @@ files_write__(struct ike_libreswan *ls)
         msg = write_atomic__(ls->secrets_path,
                              secrets.string ? secrets.string : "",
                              secrets.length, 0600);
-        x509_sha256(secrets.string ? secrets.string : "", secrets.length,
-                    digest);
+        fingerprint_bytes(secrets.string, secrets.length, &digest);
         if (!msg && (!ls->secrets_written
-                     || memcmp(digest, ls->secrets_digest, sizeof digest))) {
-            memcpy(ls->secrets_digest, digest, sizeof digest);
+                     || !fingerprint_equal(&digest, &ls->secrets_digest))) {
+            ls->secrets_digest = digest;
             ls->secrets_written = true;
             ls->secrets_gen++;
         }

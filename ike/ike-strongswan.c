@@ -90,9 +90,11 @@
 #include <netinet/in.h>
 #include <unistd.h>
 #include "ds.h"
+#include "fingerprint.h"
 #include "global-conf.h"
 #include "hmap.h"
 #include "ike.h"
+#include "list.h"
 #include "log.h"
 #include "loop.h"
 #include "secret.h"
@@ -118,6 +120,12 @@ LOG_MODULE(strongswan);
  * INITIATE_BACKOFF_MS: charon retries timeouts forever (keyingtries 0),
  * but not a peer that refused (not configured yet, wrong PSK...). */
 #define RETRY_MIN_MS 1000
+/* Tunnels whose loads are in flight at once, at most (each load is one or
+ * two pipelined requests).  The rest wait in 'load_queue', their messages
+ * not yet built: thousands of tunnels applied at once (at start, or after
+ * charon restarted) neither sit in memory as thousands of encoded
+ * messages nor queue up in charon. */
+#define MAX_LOADS_IN_FLIGHT 32
 /* Caps on the SA cache, which peers can make charon grow: IKE SAs kept
  * per connection and CHILD SAs per IKE SA.  charon normally has one or
  * two of each (two while rekeying). */
@@ -131,14 +139,23 @@ LOG_MODULE(strongswan);
 #define CA_BUNDLE_MAX (256 * 1024)
 
 static const char *const vici_events[] = {
-    "ike-updown", "child-updown", "ike-rekey", "child-rekey", "log", NULL
+    "ike-updown", "child-updown", "ike-rekey", "child-rekey", NULL
 };
 
 /* charon reports why a negotiation failed only in its log (at level 1 or
  * less, which is what it sends as VICI "log" events).  Messages of a
  * tunnel's IKE SA that contain one of these are kept as the tunnel's
  * last IKE failure, for tunnels/show, until an IKE or CHILD SA of the
- * tunnel comes up. */
+ * tunnel comes up.
+ *
+ * The log comes over a connection of its own, read at most every
+ * LOG_READ_INTERVAL_MS: charon logs every retransmission, so while peers
+ * do not answer (thousands of tunnels towards hosts that are down) it
+ * would otherwise wake the daemon hundreds of times a second, for
+ * messages that only tunnels/show looks at.  SA events stay prompt on
+ * the main connection. */
+static const char *const vici_log_events[] = { "log", NULL };
+#define LOG_READ_INTERVAL_MS 1000
 static const char *const ike_failure_markers[] = {
     "AUTHENTICATION_FAILED",        /* The peer rejected our AUTH. */
     "MAC mismatched",               /* We rejected the peer's PSK AUTH. */
@@ -181,6 +198,9 @@ struct ss_tunnel {
     uint64_t load_seq;              /* Current load; answers to earlier
                                      * loads are ignored. */
     unsigned int n_inflight;        /* Its requests not yet answered. */
+    bool loading;                   /* Holds one of MAX_LOADS_IN_FLIGHT. */
+    bool queued;                    /* In 'load_queue', waiting for one. */
+    struct ovs_list queue_node;     /* In 'load_queue' if 'queued'. */
     int error;                      /* First failure among them. */
     char *why;                      /* Its text. */
     bool refused;                   /* charon (or we) refused the load, as
@@ -188,8 +208,8 @@ struct ss_tunnel {
     bool loaded;                    /* charon acknowledged the load. */
     bool replace;                   /* The load changes what charon held:
                                      * its SAs are being terminated. */
-    uint8_t digest[32];             /* Of the content charon holds. */
-    uint8_t new_digest[32];         /* Of the content being loaded. */
+    struct fingerprint digest;      /* Of the content charon holds. */
+    struct fingerprint new_digest;  /* Of the content being loaded. */
     bool has_digest;                /* 'digest' is valid. */
     bool psk_loaded;                /* charon may hold "ovs-psk-NAME"
                                      * (kept across reconnects: charon
@@ -239,6 +259,7 @@ struct ike_strongswan {
     struct ike_hooks hooks;
     struct ike_options opts;        /* Strings not owned (from main). */
     struct vici_client *vici;
+    struct vici_client *vici_log;   /* Only charon's "log" events. */
     bool connected;
     bool destroying;                /* Callbacks must not touch state. */
     bool in_run;                    /* Inside run(): hooks may be called. */
@@ -281,6 +302,9 @@ struct ike_strongswan {
     bool cleaning;                  /* cleanup() was called. */
 
     uint64_t n_loads, n_unloads, n_initiates;   /* Counters. */
+    uint64_t n_log_sent;            /* By earlier log connections. */
+    struct ovs_list load_queue;     /* ss_tunnels waiting to load. */
+    unsigned int n_loading;         /* ss_tunnels with 'loading'. */
 };
 
 /* A name in a set. */
@@ -307,6 +331,7 @@ struct ss_req {
 };
 
 static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
+static void on_log_event__(void *ss_, const struct vici_msg *);
 static void pems_free__(char **pems, size_t n);
 static void list_sas__(struct ike_strongswan *);
 static void withdraw__(struct ike_strongswan *, const char *name,
@@ -782,9 +807,13 @@ tunnel_load_step__(struct ike_strongswan *ss, struct ss_tunnel *t)
     if (t->n_inflight) {
         return;
     }
+    if (t->loading) {
+        t->loading = false;
+        ss->n_loading--;
+    }
     t->loaded = !t->error;
     if (t->loaded) {
-        memcpy(t->digest, t->new_digest, sizeof t->digest);
+        t->digest = t->new_digest;
         t->has_digest = true;
     }
     tunnel_report__(ss, t);
@@ -1125,7 +1154,7 @@ build_load_shared__(const struct ss_tunnel *t)
     return b;
 }
 
-/* Stores in 'digest' the SHA-256 of what loading 't' puts in charon,
+/* Stores in 'digest' the fingerprint of what loading 't' puts in charon,
  * certificates aside: the load-conn message, the PSK and the
  * authentication mode.  The mode stands in for the certificates: moving
  * from a pinned peer certificate to any peer the CA vouches for (or back)
@@ -1133,7 +1162,7 @@ build_load_shared__(const struct ss_tunnel *t)
  * remote_name, whereas a rotated certificate does not. */
 static void
 tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
-                uint8_t digest[32])
+                struct fingerprint *digest)
 {
     uint8_t *packet = NULL;
     size_t size = 0;
@@ -1154,7 +1183,7 @@ tunnel_digest__(const struct ike_strongswan *ss, const struct ss_tunnel *t,
         memcpy(buf + size, psk, psk_size);
     }
     buf[size + psk_size] = t->auth;
-    x509_sha256(buf, size + psk_size + 1, digest);
+    fingerprint_bytes(buf, size + psk_size + 1, digest);
     memzero_explicit(buf, size + psk_size + 1);
     free(buf);
     vici_packet_free(packet, size);
@@ -1198,6 +1227,21 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
     if (!ss->connected) {
         return;                 /* Loaded when charon comes back. */
     }
+    if (!t->loading && ss->n_loading >= MAX_LOADS_IN_FLIGHT) {
+        if (!t->queued) {
+            ovs_list_push_back(&ss->load_queue, &t->queue_node);
+            t->queued = true;
+        }
+        return;                 /* load_next__() starts it. */
+    }
+    if (t->queued) {
+        ovs_list_remove(&t->queue_node);
+        t->queued = false;
+    }
+    if (!t->loading) {
+        t->loading = true;
+        ss->n_loading++;
+    }
     ss->n_loads++;
 
     if (t->conf_error) {
@@ -1208,9 +1252,9 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
         return;
     }
 
-    tunnel_digest__(ss, t, t->new_digest);
+    tunnel_digest__(ss, t, &t->new_digest);
     t->replace = (t->has_digest
-                  && memcmp(t->digest, t->new_digest, sizeof t->digest));
+                  && !fingerprint_equal(&t->digest, &t->new_digest));
 
     if (t->auth == TUNNEL_AUTH_PSK) {
         req = req_create__(ss, SS_REQ_LOAD, t->name, "load-shared");
@@ -1253,6 +1297,33 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
         }
     }
     tunnel_load_step__(ss, t);
+}
+
+/* Starts the loads that wait for a free slot. */
+static void
+load_next__(struct ike_strongswan *ss)
+{
+    while (ss->n_loading < MAX_LOADS_IN_FLIGHT
+           && !ovs_list_is_empty(&ss->load_queue)) {
+        struct ss_tunnel *t = CONTAINER_OF(ss->load_queue.next,
+                                           struct ss_tunnel, queue_node);
+        load_tunnel__(ss, t);
+    }
+}
+
+/* Takes 't' out of the load window: it is going away, or the connection
+ * is. */
+static void
+load_forget__(struct ike_strongswan *ss, struct ss_tunnel *t)
+{
+    if (t->queued) {
+        ovs_list_remove(&t->queue_node);
+        t->queued = false;
+    }
+    if (t->loading) {
+        t->loading = false;
+        ss->n_loading--;
+    }
 }
 
 /* Private key. */
@@ -1478,6 +1549,29 @@ version_done__(void *ss_, int error, const struct vici_msg *reply)
     LOG_INFO("connected to %s over %s", ss->charon_version, ss->opts.vici);
 }
 
+/* The log connection lives while the main one is up: it starts after the
+ * main connection (so that charon's answers to the main one come first)
+ * and goes with it. */
+static void
+log_client_update__(struct ike_strongswan *ss)
+{
+    if (ss->connected && !ss->vici_log) {
+        struct vici_client_hooks log_hooks = {
+            .event = on_log_event__,
+            .aux = ss,
+        };
+        /* Cannot fail: the same name and timeout made 'ss->vici'. */
+        ss->vici_log = vici_client_create(ss->opts.vici, vici_log_events,
+                                          ss->opts.command_timeout_ms,
+                                          &log_hooks, NULL);
+        vici_client_set_read_interval(ss->vici_log, LOG_READ_INTERVAL_MS);
+    } else if (!ss->connected && ss->vici_log) {
+        ss->n_log_sent += vici_client_n_sent(ss->vici_log);
+        vici_client_destroy(ss->vici_log);
+        ss->vici_log = NULL;
+    }
+}
+
 static void
 on_connection__(void *ss_, bool connected)
 {
@@ -1488,6 +1582,7 @@ on_connection__(void *ss_, bool connected)
         return;
     }
     ss->connected = connected;
+    log_client_update__(ss);
     ss->reconciling = false;
     ss->rc_pending = 0;
     ss->n_list_sas = 0;
@@ -1503,7 +1598,8 @@ on_connection__(void *ss_, bool connected)
                  n == 1 ? "" : "s");
         sas_clear__(&ss->sas);
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
-            bool was_pending = t->loaded || t->n_inflight;
+            bool was_pending = t->loaded || t->n_inflight || t->queued;
+            load_forget__(ss, t);
             t->loaded = false;
             t->n_inflight = 0;
             t->want_initiate = false;
@@ -1585,6 +1681,16 @@ on_log__(struct ike_strongswan *ss, const struct vici_msg *ev)
     t->ike_failure_at = time_msec();
 }
 
+static void
+on_log_event__(void *ss_, const struct vici_msg *ev)
+{
+    struct ike_strongswan *ss = ss_;
+
+    if (!ss->destroying && ev->name && !strcmp(ev->name, "log")) {
+        on_log__(ss, ev);
+    }
+}
+
 /* Applies an ike-updown, child-updown, ike-rekey or child-rekey event to
  * the SA cache.  Events for connections that are not ours are ignored, so
  * the cache holds at most MAX_IKE_SAS_PER_CONN per tunnel. */
@@ -1599,10 +1705,6 @@ on_event__(void *ss_, const struct vici_msg *ev)
     bool is_up = up && !strcmp(up, "yes");
 
     if (ss->destroying || !ev->name) {
-        return;
-    }
-    if (!strcmp(ev->name, "log")) {
-        on_log__(ss, ev);
         return;
     }
     for (size_t i = 0; i < root->n_children; i++) {
@@ -1728,6 +1830,7 @@ ss_create(const struct ike_options *opts, const struct ike_hooks *hooks,
     ss->hooks = *hooks;
     ss->opts = *opts;
     hmap_init(&ss->tunnels);
+    ovs_list_init(&ss->load_queue);
     ss->next_retry = LLONG_MAX;
     hmap_init(&ss->sas);
     hmap_init(&ss->new_sas);
@@ -1755,6 +1858,7 @@ ss_destroy(struct ike_backend *up)
     ss = ike_strongswan_cast(up);
     ss->destroying = true;
     vici_client_destroy(ss->vici);
+    vici_client_destroy(ss->vici_log);
     HMAP_FOR_EACH_SAFE (t, next, node, &ss->tunnels) {
         hmap_remove(&ss->tunnels, &t->node);
         ss_tunnel_destroy(t);
@@ -1798,6 +1902,12 @@ ss_run(struct ike_backend *up)
         }
     }
     vici_client_run(ss->vici);
+    if (ss->vici_log) {
+        vici_client_run(ss->vici_log);
+    }
+    if (ss->connected) {
+        load_next__(ss);
+    }
     ss->in_run = false;
 
     /* Retries due: check on a fresh listing, then initiate if down.  The
@@ -1831,6 +1941,9 @@ ss_wait(struct ike_backend *up)
     struct ike_strongswan *ss = ike_strongswan_cast(up);
 
     vici_client_wait(ss->vici);
+    if (ss->vici_log) {
+        vici_client_wait(ss->vici_log);
+    }
     if (ss->reports_pending) {
         loop_immediate_wake();
     }
@@ -2062,7 +2175,8 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
     if (certs_changed) {
         /* The certificates travel inside the connections. */
         HMAP_FOR_EACH (t, node, &ss->tunnels) {
-            if (t->auth != TUNNEL_AUTH_PSK && (t->loaded || t->n_inflight)) {
+            if (t->auth != TUNNEL_AUTH_PSK
+                && (t->loaded || t->n_inflight || t->queued)) {
                 load_tunnel__(ss, t);
             }
         }
@@ -2145,6 +2259,7 @@ ss_tunnel_remove(struct ike_backend *up, const char *name)
         withdraw__(ss, name, t->psk_loaded);
     }
     sas_forget_conn__(&ss->sas, name);
+    load_forget__(ss, t);
     hmap_remove(&ss->tunnels, &t->node);
     ss_tunnel_destroy(t);
     return 0;
@@ -2560,7 +2675,8 @@ ss_show_summary(const struct ike_backend *up, struct ds *out)
                   hmap_count(&ss->tunnels), hmap_count(&ss->sas),
                   vici_client_n_pending(ss->vici), ss->n_loads,
                   ss->n_unloads, ss->n_initiates,
-                  vici_client_n_sent(ss->vici));
+                  vici_client_n_sent(ss->vici) + ss->n_log_sent
+                  + (ss->vici_log ? vici_client_n_sent(ss->vici_log) : 0));
     if (ss->key_error || ss->global_error) {
         ds_put_format(out, "private key: %s\n",
                       ss->key_error ? ss->key_error : ss->global_error);
@@ -2722,6 +2838,9 @@ ss_cleanup(struct ike_backend *up)
     struct ss_tunnel *t;
 
     ss->cleaning = true;
+    HMAP_FOR_EACH (t, node, &ss->tunnels) {
+        load_forget__(ss, t);
+    }
     if (!ss->connected) {
         return -ENOTCONN;
     }
@@ -2741,7 +2860,9 @@ static bool
 ss_idle(const struct ike_backend *up)
 {
     const struct ike_strongswan *ss = ike_strongswan_cast(up);
-    return !ss->connected || !vici_client_n_pending(ss->vici);
+    return (!ss->connected
+            || (!vici_client_n_pending(ss->vici)
+                && ovs_list_is_empty(&ss->load_queue)));
 }
 
 const struct ike_backend_class ike_strongswan_class = {

@@ -52,7 +52,6 @@
 
 LOG_MODULE(vici_client);
 
-/* Reconnect backoff: first retry after this long, doubling up to the max. */
 /* Reconnect backoff.  Trying a Unix socket that is not there costs one
  * syscall, and a charon that restarts should be found at once, so the
  * delays stay short. */
@@ -62,6 +61,12 @@ LOG_MODULE(vici_client);
 /* Packets handled per vici_client_run(), so that a flood of events cannot
  * starve the rest of the daemon; the loop is woken at once for the rest. */
 #define VICI_RX_BUDGET 100
+
+/* While a listing streams in (thousands of list-conn or list-sa items, one
+ * packet each, during a reconcile), the socket is read at most this often,
+ * so that the items come in batches rather than one wakeup each.  Events
+ * and answers are then up to this late. */
+#define VICI_STREAM_READ_INTERVAL_MS 10
 
 /* Receive buffer: starts at this size, grows to one maximal packet. */
 #define VICI_RX_MIN (16 * 1024)
@@ -130,6 +135,9 @@ struct vici_client {
     size_t rx_len;              /* Bytes in 'rx'. */
     size_t rx_cap;              /* Capacity of 'rx'. */
     bool rx_backlog;            /* Budget ran out with data left. */
+    long long int read_interval;        /* See vici_client_set_read_... */
+    long long int next_read;    /* Connected: leave the socket unread
+                                 * until then. */
 
     unsigned int n_requests;    /* Requests whose 'reply_cb' is pending. */
     uint64_t n_sent;            /* Packets written. */
@@ -560,6 +568,25 @@ get_be32__(const uint8_t *p)
            | ((uint32_t) p[2] << 8) | p[3];
 }
 
+/* True if the socket is to be left unread for now (see
+ * vici_client_set_read_interval()). */
+static bool
+vici_client_read_later__(const struct vici_client *client)
+{
+    return (client->state == VC_S_CONNECTED
+            && !client->rx_backlog
+            && time_msec() < client->next_read);
+}
+
+/* How long to leave the socket unread after reading from it. */
+static long long int
+vici_client_read_interval__(const struct vici_client *client)
+{
+    return (client->streaming
+            ? MAX(client->read_interval, VICI_STREAM_READ_INTERVAL_MS)
+            : client->read_interval);
+}
+
 /* Reads and handles what charon sent, up to VICI_RX_BUDGET packets.
  * Returns false if the connection was dropped. */
 static bool
@@ -622,6 +649,10 @@ vici_client_recv__(struct vici_client *client)
                                 client->rx_cap - client->rx_len);
         if (n > 0) {
             client->rx_len += n;
+            long long int interval = vici_client_read_interval__(client);
+            if (interval && client->state == VC_S_CONNECTED) {
+                client->next_read = time_msec() + interval;
+            }
         } else if (n == -EAGAIN) {
             if (!client->rx_len && client->rx_cap > VICI_RX_MIN) {
                 /* Give back the room a big packet needed. */
@@ -786,11 +817,13 @@ vici_client_run(struct vici_client *client)
 
     if (client->state < VC_S_REGISTERING
         || !vici_client_send__(client)
-        || !vici_client_recv__(client)) {
+        || (!vici_client_read_later__(client)
+            && !vici_client_recv__(client))) {
         return;
     }
 
-    if (!ovs_list_is_empty(&client->pending)) {
+    if (!ovs_list_is_empty(&client->pending)
+        && !vici_client_read_later__(client)) {
         struct vici_xchg *head = CONTAINER_OF(client->pending.next,
                                               struct vici_xchg, node);
         if (time_msec() >= head->deadline) {
@@ -825,7 +858,11 @@ vici_client_wait(struct vici_client *client)
 
     case VC_S_REGISTERING:
     case VC_S_CONNECTED:
-        stream_wait(client->stream, STREAM_RECV);
+        if (vici_client_read_later__(client)) {
+            loop_timer_wait_until(client->next_read);
+        } else {
+            stream_wait(client->stream, STREAM_RECV);
+        }
         if (!ovs_list_is_empty(&client->txq)) {
             stream_wait(client->stream, STREAM_SEND);
         }
@@ -839,6 +876,13 @@ vici_client_wait(struct vici_client *client)
         }
         break;
     }
+}
+
+void
+vici_client_set_read_interval(struct vici_client *client, long long int ms)
+{
+    client->read_interval = MAX(ms, 0);
+    client->next_read = 0;
 }
 
 bool

@@ -9,7 +9,9 @@
  * Requests are answered in order by charon; they are pipelined.  A
  * "streamed" request (list-conns, list-sas, list-certs...) delivers a named
  * event per item before its CMD_RESPONSE: the client registers for that
- * event first and routes the items to the request's callback.
+ * event first and routes the items to the request's callback.  While one
+ * streams in, the socket is read every few milliseconds rather than at
+ * each item, so that a listing of thousands arrives in a few batches.
  */
 #ifndef OVSEC_VICI_CLIENT_H
 #define OVSEC_VICI_CLIENT_H 1
@@ -68,6 +70,15 @@ void vici_client_destroy(struct vici_client *);
 void vici_client_run(struct vici_client *);
 /* Registers the socket and deadlines with the poll loop. */
 void vici_client_wait(struct vici_client *);
+/* Batches reading: once connected, after reading from the socket the
+ * client leaves it unread for 'ms' milliseconds (0, the default, reads
+ * whenever charon sends), and reads what charon sent meanwhile in one go.
+ * Events and answers then arrive up to 'ms' late, and so does the news of
+ * a lost connection: for a connection that carries only events that
+ * nothing waits on, such as charon's "log", so that a busy charon wakes
+ * the daemon at most once per 'ms'.  A request's deadline is enforced
+ * only once what charon sent before it has been read. */
+void vici_client_set_read_interval(struct vici_client *, long long int ms);
 /* True once the permanent registrations have been answered and
  * hooks->connection(aux, true) was called, until the connection is lost.
  * Requests are accepted only then. */

@@ -13,9 +13,10 @@
 
 set -euo pipefail
 
-# Build: meson and a C11 toolchain, OpenSSL 3, jansson, libmnl, cmocka.
+# Build: meson and a C11 toolchain, OpenSSL 3, jansson, libmnl, xxHash
+# (header only), cmocka.
 BUILD_PKGS=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
-            libjansson-dev libmnl-dev libcmocka-dev)
+            libjansson-dev libmnl-dev libxxhash-dev libcmocka-dev)
 
 # Integration tests: real ovsdb-server and charon in network namespaces.
 # The charon plugins the lab loads come from libstrongswan (most),

@@ -99,6 +99,11 @@ struct fx {
     int lfd;                    /* Listening socket, or -1. */
     int fd;                     /* Accepted connection, or -1. */
     int n_accepts;              /* Connections accepted. */
+    int log_fd;                 /* The backend's "log" connection, the
+                                 * second accepted, or -1. */
+    uint8_t *log_rx;            /* Received on 'log_fd', not decoded. */
+    size_t log_rx_len, log_rx_cap;
+    bool log_registered;        /* "log" registered on 'log_fd'. */
     uint8_t *rx;                /* Received bytes not yet decoded. */
     size_t rx_len, rx_cap;
     struct vici_msg **inq;      /* Decoded packets not yet handled. */
@@ -486,7 +491,7 @@ fx_events_clear(struct fx *f)
     f->n_events = 0;
 }
 
-/* Closes the connection, as charon does when it stops. */
+/* Closes the connections, as charon does when it stops. */
 static void
 fx_close_conn(struct fx *f)
 {
@@ -494,22 +499,82 @@ fx_close_conn(struct fx *f)
         close(f->fd);
         f->fd = -1;
     }
+    if (f->log_fd >= 0) {
+        close(f->log_fd);
+        f->log_fd = -1;
+    }
+    f->log_rx_len = 0;
+    f->log_registered = false;
     f->rx_len = 0;
     fx_inq_clear(f);
     fx_events_clear(f);
+}
+
+static void fx_send_fd(struct fx *, int fd, struct vici_builder *);
+
+/* Serves the log connection: answers its event registrations. */
+static void
+fx_log_io(struct fx *f)
+{
+    while (f->log_fd >= 0) {
+        if (f->log_rx_cap - f->log_rx_len < 4096) {
+            f->log_rx_cap = f->log_rx_cap * 2 + 4096;
+            f->log_rx = xrealloc(f->log_rx, f->log_rx_cap);
+        }
+        ssize_t n = recv(f->log_fd, f->log_rx + f->log_rx_len,
+                         f->log_rx_cap - f->log_rx_len, 0);
+        if (n > 0) {
+            f->log_rx_len += n;
+        } else if (n == 0) {
+            close(f->log_fd);
+            f->log_fd = -1;
+            f->log_rx_len = 0;
+            f->log_registered = false;
+        } else {
+            assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+    }
+    while (f->log_rx_len >= 4) {
+        uint32_t len = ((uint32_t) f->log_rx[0] << 24)
+                       | (f->log_rx[1] << 16) | (f->log_rx[2] << 8)
+                       | f->log_rx[3];
+        struct vici_msg *msg;
+        const char *why = NULL;
+
+        if (f->log_rx_len - 4 < len) {
+            break;
+        }
+        if (vici_msg_decode(f->log_rx + 4, len, &msg, &why)) {
+            fail_msg("client sent an undecodable packet: %s", why);
+        }
+        /* Nothing but registrations for "log" belongs here. */
+        assert_true(msg->op == VICI_EVENT_REGISTER
+                    || msg->op == VICI_EVENT_UNREGISTER);
+        assert_string_equal(msg->name, "log");
+        f->log_registered = msg->op == VICI_EVENT_REGISTER;
+        vici_msg_destroy(msg);
+        fx_send_fd(f, f->log_fd,
+                   vici_builder_create(VICI_EVENT_CONFIRM, NULL));
+        memmove(f->log_rx, f->log_rx + 4 + len, f->log_rx_len - 4 - len);
+        f->log_rx_len -= 4 + len;
+    }
 }
 
 /* Accepts a connection and reads and decodes what the client sent. */
 static void
 fx_io(struct fx *f)
 {
-    if (f->fd < 0 && f->lfd >= 0) {
+    if ((f->fd < 0 || f->log_fd < 0) && f->lfd >= 0) {
         int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
+        if (fd >= 0 && f->fd < 0) {
             f->fd = fd;
             f->n_accepts++;
+        } else if (fd >= 0) {
+            f->log_fd = fd;
         }
     }
+    fx_log_io(f);
     while (f->fd >= 0) {
         if (f->rx_cap - f->rx_len < 65536) {
             f->rx_cap = f->rx_cap * 2 + 65536;
@@ -549,13 +614,13 @@ fx_io(struct fx *f)
 }
 
 static void
-fx_send_packet(struct fx *f, const uint8_t *data, size_t size)
+fx_send_packet_fd(struct fx *f, int fd, const uint8_t *data, size_t size)
 {
     size_t ofs = 0;
 
-    assert_true(f->fd >= 0);
+    assert_true(fd >= 0);
     for (int i = 0; ofs < size; i++) {
-        ssize_t n = send(f->fd, data + ofs, size - ofs, MSG_NOSIGNAL);
+        ssize_t n = send(fd, data + ofs, size - ofs, MSG_NOSIGNAL);
         if (n > 0) {
             ofs += n;
         } else {
@@ -566,14 +631,20 @@ fx_send_packet(struct fx *f, const uint8_t *data, size_t size)
 }
 
 static void
-fx_send(struct fx *f, struct vici_builder *b)
+fx_send_fd(struct fx *f, int fd, struct vici_builder *b)
 {
     uint8_t *data;
     size_t size;
 
     assert_int_equal(vici_builder_finish(b, &data, &size), 0);
-    fx_send_packet(f, data, size);
+    fx_send_packet_fd(f, fd, data, size);
     vici_packet_free(data, size);
+}
+
+static void
+fx_send(struct fx *f, struct vici_builder *b)
+{
+    fx_send_fd(f, f->fd, b);
 }
 
 /* Answers the event registrations at the head of the input, as charon
@@ -616,6 +687,9 @@ pump(struct fx *f)
     }
     if (f->fd >= 0) {
         loop_fd_wait(f->fd, POLLIN);
+    }
+    if (f->log_fd >= 0) {
+        loop_fd_wait(f->log_fd, POLLIN);
     }
     loop_timer_wait(5);
     loop_block();
@@ -936,6 +1010,7 @@ setup(void **state)
     f->path = xasprintf("%s/charon.vici", f->dir);
     f->vici = xasprintf("unix:%s", f->path);
     f->fd = -1;
+    f->log_fd = -1;
     fx_listen(f);
     fx_create_backend(f, false);
     dones_clear();
@@ -959,6 +1034,7 @@ teardown(void **state)
     }
     free(f->inq);
     free(f->rx);
+    free(f->log_rx);
     ut_tmpdir_remove(f->dir);
     free(f->dir);
     free(f->path);
@@ -976,7 +1052,7 @@ static void
 handshake(struct fx *f)
 {
     static const char *const events[] = {
-        "ike-updown", "child-updown", "ike-rekey", "child-rekey", "log",
+        "ike-updown", "child-updown", "ike-rekey", "child-rekey",
     };
 
     expect(f, "version {}");
@@ -1161,6 +1237,78 @@ static const struct psk_case psk_cases[] = {
         NULL,
     },
 };
+
+/* Many tunnels applied at once load 32 at a time: the others wait, their
+ * messages not yet built, and start as earlier loads are answered; one
+ * removed while it waits is never sent. */
+static void
+test_load_window(void **state)
+{
+    enum { N = 40, WINDOW = 32 };
+    struct fx *f = *state;
+    bool loaded[N] = { false };
+    int n_loaded = 0;
+
+    handshake(f);
+    for (int i = 0; i < N; i++) {
+        char name[16], remote[32];
+
+        snprintf(name, sizeof name, "t%d", i);
+        snprintf(remote, sizeof remote, "198.51.100.%d", i + 1);
+        apply(f, name, "geneve", 1, NULL, "remote_ip", remote,
+              "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    }
+    /* t39 waits; charon may still hold it from before a restart of
+     * ours, so removing it unloads and terminates all the same. */
+    assert_int_equal(f->ike->class->tunnel_remove(f->ike, "t39"), 0);
+
+    /* Before any answer: exactly the first window's requests. */
+    pump_n(f, 5);
+    fx_io(f);
+    fx_serve(f);
+    assert_int_equal(f->n_inq, 2 * WINDOW + 2);
+    for (size_t i = 0; i < f->n_inq; i++) {
+        const char *name = f->inq[i]->name;
+        if (i < 2 * WINDOW) {
+            assert_true(!strcmp(name, "load-shared")
+                        || !strcmp(name, "load-conn"));
+        } else {
+            assert_true(!strcmp(name, "unload-conn")
+                        || !strcmp(name, "terminate"));
+        }
+    }
+
+    /* Answered in order, the rest follow; t39 never comes. */
+    while (n_loaded < N - 1) {
+        const struct vici_msg *req = next_request(f);
+
+        if (!strcmp(req->name, "load-conn")) {
+            const struct vici_node *conn = req->root.children[0];
+            int i = atoi(conn->key + 1);
+
+            assert_true(i >= 0 && i < N - 1);
+            assert_false(loaded[i]);
+            loaded[i] = true;
+            n_loaded++;
+            reply_ok(f);
+        } else if (!strcmp(req->name, "list-sas")) {
+            reply_list_sas(f, NULL);
+        } else {
+            assert_true(!strcmp(req->name, "load-shared")
+                        || !strcmp(req->name, "initiate")
+                        || !strcmp(req->name, "unload-conn")
+                        || !strcmp(req->name, "terminate"));
+            reply_ok(f);
+        }
+        /* Never more than the window's loads outstanding (the fake
+         * charon has read all the backend sent; 3 unanswered requests
+         * per load at most: load-shared, load-conn, initiate). */
+        assert_true(f->n_inq <= 3 * WINDOW);
+    }
+    pump_n(f, 3);
+    assert_int_equal(n_dones, N - 1);
+    dones_clear();
+}
 
 static void
 test_psk_messages(void **state)
@@ -1989,7 +2137,14 @@ send_log(struct fx *f, const char *name, const char *msg)
         vici_add_kv(b, "ikesa-uniqueid", "4");
     }
     vici_add_kv(b, "msg", msg);
-    send_event(f, "log", b);
+    /* The backend opens its log connection once the main one is up. */
+    for (int i = 0; i < 100 && !f->log_registered; i++) {
+        pump(f);
+    }
+    assert_true(f->log_registered);
+    fx_send_fd(f, f->log_fd, b);
+    /* It reads that connection at most once a second. */
+    time_warp(1000);
 }
 
 /* Why negotiations fail reaches tunnels/show: charon's log messages that
@@ -3391,6 +3546,7 @@ main(void)
 #define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_psk_messages),
+        T(test_load_window),
         T(test_default_crypto),
         T(test_ipsec_options),
         T(test_cert_self_signed),

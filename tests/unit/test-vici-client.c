@@ -696,6 +696,56 @@ test_permanent_events(void **state)
     assert_int_equal(request(c, "list-x", NULL, "ike-updown", 1), -EINVAL);
 }
 
+/* With a read interval, what charon sends after a read waits in the
+ * socket until the interval has passed, and is then read in one go, in
+ * order; the client does not wake for it meanwhile. */
+static void
+test_read_interval(void **state)
+{
+    static const char *const events[] = { "log", NULL };
+    struct fixture *f = *state;
+    struct vici_client *c = connect_client(f, events, NULL);
+
+    vici_client_set_read_interval(c, 1000);
+    server_send(f, VICI_EVENT, "log", "0");
+    PUMP_UNTIL(c, rec.n_events == 1);
+
+    for (int i = 1; i <= 20; i++) {
+        char val[4];
+
+        snprintf(val, sizeof val, "%d", i);
+        server_send(f, VICI_EVENT, "log", val);
+    }
+    /* Within the interval: the socket is not even polled. */
+    unsigned long long int wakeups = loop_wakeups();
+    vici_client_run(c);
+    vici_client_wait(c);
+    loop_timer_wait(50);
+    loop_block();
+    vici_client_run(c);
+    assert_int_equal(rec.n_events, 1);
+    assert_int_equal(loop_wakeups() - wakeups, 1);   /* The 50 ms timer. */
+
+    time_warp(1000);
+    PUMP_UNTIL(c, rec.n_events == 21);
+    for (int i = 0; i <= 20; i++) {
+        assert_int_equal(atoi(rec.events[i].value), i);
+    }
+
+    /* Requests are still answered, a little late. */
+    assert_int_equal(request(c, "version", NULL, NULL, 1), 0);
+    server_expect_free(f, c, VICI_CMD_REQUEST, "version");
+    server_send(f, VICI_CMD_RESPONSE, NULL, "charon");
+    time_warp(1000);
+    PUMP_UNTIL(c, rec.n_replies == 1);
+    assert_int_equal(rec.replies[0].error, 0);
+
+    /* Back to reading at once: 0 turns batching off. */
+    vici_client_set_read_interval(c, 0);
+    server_send(f, VICI_EVENT, "log", "21");
+    PUMP_UNTIL(c, rec.n_events == 22);
+}
+
 /* CMD_UNKNOWN fails the request alone; EVENT_UNKNOWN for a registration is
  * not fatal. */
 static void
@@ -1319,6 +1369,7 @@ main(void)
         T(test_streamed),
         T(test_streamed_serialized),
         T(test_permanent_events),
+        T(test_read_interval),
         T(test_unknown),
         T(test_timeout),
         T(test_registration_timeout),
