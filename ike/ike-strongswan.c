@@ -304,6 +304,8 @@ struct ike_strongswan {
     uint64_t n_loads, n_unloads, n_initiates;   /* Counters. */
     uint64_t n_log_sent;            /* By earlier log connections. */
     struct ovs_list load_queue;     /* ss_tunnels waiting to load. */
+    bool list_sas_wanted;           /* Loaded tunnels wait for a listing
+                                     * to decide whether to initiate. */
     unsigned int n_loading;         /* ss_tunnels with 'loading'. */
 };
 
@@ -834,11 +836,10 @@ tunnel_load_step__(struct ike_strongswan *ss, struct ss_tunnel *t)
             initiate__(ss, t);
         } else {
             /* Maybe an SA survived from before (our restart, or charon
-             * kept it): decide on a listing taken after the load. */
+             * kept it): decide on a listing taken after the load, one
+             * for all the loads under way (see run()). */
             t->want_initiate = true;
-            if (!ss->n_list_sas) {
-                list_sas__(ss);
-            }
+            ss->list_sas_wanted = true;
         }
     }
     t->replace = false;
@@ -1586,6 +1587,7 @@ on_connection__(void *ss_, bool connected)
     ss->reconciling = false;
     ss->rc_pending = 0;
     ss->n_list_sas = 0;
+    ss->list_sas_wanted = false;
     names_clear__(&ss->seen_conns);
     names_clear__(&ss->seen_shared);
     sas_clear__(&ss->new_sas);
@@ -1907,6 +1909,15 @@ ss_run(struct ike_backend *up)
     }
     if (ss->connected) {
         load_next__(ss);
+        /* Once no load is under way: a listing taken after the last one
+         * answered tells which outbound children to initiate.  (Before,
+         * with thousands loading, a listing of thousands of SAs after each
+         * window's worth made convergence quadratic.) */
+        if (ss->list_sas_wanted && !ss->n_loading && !ss->n_list_sas
+            && ovs_list_is_empty(&ss->load_queue)) {
+            ss->list_sas_wanted = false;
+            list_sas__(ss);
+        }
     }
     ss->in_run = false;
 
