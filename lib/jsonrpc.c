@@ -31,12 +31,17 @@ struct jsonrpc {
     unsigned int depth;         /* Nesting of '{' and '['. */
     bool in_string;             /* Inside a JSON string. */
     bool escaped;               /* Previous byte was a backslash. */
+    bool returned;              /* jsonrpc_recv_text() returned the bytes
+                                 * before 'start': drop them next time. */
 
     /* Output: bytes [out_ofs, output.length) are unsent. */
     struct ds output;
     size_t out_ofs;
     size_t max_msg;
 };
+
+/* An input buffer larger than this is freed once empty. */
+#define JSONRPC_KEEP_BUFFER (256 * 1024)
 
 static json_int_t next_id;
 
@@ -170,10 +175,39 @@ scan__(struct jsonrpc *rpc, size_t *end)
     return 0;
 }
 
-int
-jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
+/* Drops the bytes of the message that the last jsonrpc_recv_text()
+ * returned.  Compacting only when the consumed prefix dominates keeps this
+ * linear overall. */
+static void
+consume__(struct jsonrpc *rpc)
 {
-    *ret = NULL;
+    if (!rpc->returned) {
+        return;
+    }
+    rpc->returned = false;
+    if (rpc->start == rpc->input.length) {
+        ds_clear(&rpc->input);
+        rpc->start = rpc->scan = 0;
+        if (rpc->input.allocated > JSONRPC_KEEP_BUFFER) {
+            /* Give back what a large message needed. */
+            ds_destroy(&rpc->input);
+            ds_init(&rpc->input);
+        }
+    } else if (rpc->start > rpc->input.length / 2) {
+        size_t rest = rpc->input.length - rpc->start;
+        memmove(rpc->input.string, rpc->input.string + rpc->start, rest);
+        ds_truncate(&rpc->input, rest);
+        rpc->scan -= rpc->start;
+        rpc->start = 0;
+    }
+}
+
+int
+jsonrpc_recv_text(struct jsonrpc *rpc, const char **text, size_t *len)
+{
+    *text = NULL;
+    *len = 0;
+    consume__(rpc);
     if (rpc->status) {
         return rpc->status;
     }
@@ -189,31 +223,10 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
             set_error__(rpc, -EMSGSIZE);
             return -EMSGSIZE;
         } else if (r > 0) {
-            json_error_t jerr;
-            json_t *msg = json_loadb(rpc->input.string + rpc->start,
-                                     end - rpc->start, 0, &jerr);
-
-            /* Drop the consumed bytes; compacting only when the consumed
-             * prefix dominates keeps this linear overall. */
+            *text = rpc->input.string + rpc->start;
+            *len = end - rpc->start;
             rpc->start = end;
-            if (rpc->start == rpc->input.length) {
-                ds_clear(&rpc->input);
-                rpc->start = rpc->scan = 0;
-            } else if (rpc->start > rpc->input.length / 2) {
-                size_t rest = rpc->input.length - rpc->start;
-                memmove(rpc->input.string, rpc->input.string + rpc->start,
-                        rest);
-                ds_truncate(&rpc->input, rest);
-                rpc->scan -= rpc->start;
-                rpc->start = 0;
-            }
-
-            if (!msg || !json_is_object(msg)) {
-                json_decref(msg);
-                set_error__(rpc, -EPROTO);
-                return -EPROTO;
-            }
-            *ret = msg;
+            rpc->returned = true;
             return 0;
         }
 
@@ -244,6 +257,35 @@ jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
         rpc->input.length += n;
         rpc->input.string[rpc->input.length] = '\0';
     }
+}
+
+int
+jsonrpc_recv(struct jsonrpc *rpc, json_t **ret)
+{
+    const char *text;
+    size_t len;
+    int error = jsonrpc_recv_text(rpc, &text, &len);
+
+    *ret = NULL;
+    if (error) {
+        return error;
+    }
+
+    json_error_t jerr;
+    json_t *msg = json_loadb(text, len, 0, &jerr);
+    if (!msg || !json_is_object(msg)) {
+        json_decref(msg);
+        return jsonrpc_set_protocol_error(rpc);
+    }
+    *ret = msg;
+    return 0;
+}
+
+int
+jsonrpc_set_protocol_error(struct jsonrpc *rpc)
+{
+    set_error__(rpc, -EPROTO);
+    return -EPROTO;
 }
 
 int

@@ -39,6 +39,14 @@ int jsonrpc_send(struct jsonrpc *, json_t *msg);
  * closed, -EPROTO for malformed JSON or a non-object, -EMSGSIZE when a
  * message exceeds JSONRPC_MAX_MSG, or another -errno. */
 int jsonrpc_recv(struct jsonrpc *, json_t **ret);
+/* Like jsonrpc_recv(), but stores in '*text' and '*len' the next message's
+ * text, not decoded (its brackets balance; nothing more is checked), for
+ * a caller that decodes a large message a piece at a time (json-scan.h).
+ * The text stays valid until the next call of either function. */
+int jsonrpc_recv_text(struct jsonrpc *, const char **text, size_t *len);
+/* For a caller of jsonrpc_recv_text() that found the text malformed:
+ * fails the connection as jsonrpc_recv() would.  Returns -EPROTO. */
+int jsonrpc_set_protocol_error(struct jsonrpc *);
 /* 0 while healthy, else the first error (-errno). */
 int jsonrpc_get_status(const struct jsonrpc *);
 /* Bytes queued but not yet sent. */

@@ -14,9 +14,16 @@
  * delete).  A row's change is derived from those two and the 'deleted'
  * flag, never accumulated, so "modified and back again" or "inserted and
  * deleted" between two clears cancel out, and a resync that finds the same
- * contents reports nothing.  Column values are kept as the jansson values
- * the server sent; unchanged values are shared by reference between 'old'
- * and 'cur'.
+ * contents reports nothing.
+ *
+ * Memory: a jansson tree takes some 18 times the bytes of its text, so
+ * neither the replica nor a message's table updates are ever held as one.
+ * The replica keeps each row's monitored columns as compact JSON text
+ * (sorted keys, so equal values are equal strings; 'old' shares 'cur''s
+ * string while the row is unchanged), decoded on demand for the owner
+ * until the next run or clear.  A monitor reply or "update" is walked as
+ * text (json-scan.h) and its row updates decoded one at a time: once to
+ * validate the whole message, once to apply it.
  *
  * Nothing the server sends is ever logged verbatim: Interface options carry
  * pre-shared keys.
@@ -30,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hmap.h"
+#include "json-scan.h"
 #include "jsonrpc.h"
 #include "list.h"
 #include "log.h"
@@ -48,6 +56,7 @@ LOG_MODULE(ovsdb_client);
 #define MAX_MSGS_PER_RUN 50         /* Then yield to the rest of the loop. */
 #define MAX_BACKLOG (1024 * 1024)   /* Unsent bytes before giving up. */
 #define UUID_LEN 36                 /* Text form, without the NUL. */
+#define CACHED_ROWS 2               /* Rows decoded at once, per table. */
 
 static const char monitor_id_string[] = "ovsec";
 
@@ -67,16 +76,24 @@ struct ctable {
                                  * including deleted rows still tracked. */
     size_t n_live;              /* Rows in 'rows' not deleted. */
     struct ovs_list tracked;    /* Changed rows, via 'track_node'. */
+    struct ovs_list cached;     /* Rows with decoded values, via
+                                 * 'cache_node'. */
 };
 
 struct ovsdb_client_row {
     struct hmap_node hmap_node; /* In table's 'rows'. */
     struct ovs_list track_node; /* In table's 'tracked' if 'tracked'. */
     struct ctable *table;       /* The row's table. */
-    json_t *cur;                /* Column values (object); last values if
+    char *cur;                  /* Column values: an object as compact
+                                 * JSON, keys sorted; the last values if
                                  * deleted.  Never NULL. */
-    json_t *old;                /* Values at the last clear, or NULL if the
-                                 * row did not exist then. */
+    char *old;                  /* Values at the last clear, the same way
+                                 * (the very string 'cur' is while they
+                                 * agree), or NULL if the row did not exist
+                                 * then. */
+    json_t *cur_json;           /* 'cur' and 'old' decoded for the owner, */
+    json_t *old_json;           /* or NULL; see row_decoded__(). */
+    struct ovs_list cache_node; /* In table's 'cached' if either is set. */
     bool deleted;               /* Gone from the server. */
     bool tracked;               /* In 'table->tracked'. */
     enum ovsdb_client_change change;    /* Derived from the above. */
@@ -332,14 +349,104 @@ normalize_uuid__(const char *uuid, char out[UUID_LEN + 1])
     out[UUID_LEN] = '\0';
 }
 
+/* Drops the decoded values of 'row'. */
+static void
+row_uncache__(struct ovsdb_client_row *row)
+{
+    if (row->cur_json || row->old_json) {
+        json_decref(row->cur_json);
+        json_decref(row->old_json);
+        row->cur_json = row->old_json = NULL;
+        ovs_list_remove(&row->cache_node);
+    }
+}
+
+static void
+uncache_all__(struct ovsdb_client *c)
+{
+    for (size_t i = 0; i < c->n_tables; i++) {
+        struct ovsdb_client_row *row, *next;
+
+        LIST_FOR_EACH_SAFE (row, next, cache_node, &c->tables[i].cached) {
+            row_uncache__(row);
+        }
+    }
+}
+
+/* Returns the values of 'row' ('old' ones if 'old'), decoded, or NULL if
+ * it has none.  They stay decoded until the next ovsdb_client_run() or
+ * ovsdb_client_clear_tracked(), or until the values of CACHED_ROWS other
+ * rows of the table have been decoded since: an owner going through
+ * thousands of changed rows holds a few decoded at a time, not all. */
+static const json_t *
+row_decoded__(const struct ovsdb_client_row *row_, bool old)
+{
+    /* The decoded values are a cache: the row does not change. */
+    struct ovsdb_client_row *row = (struct ovsdb_client_row *) row_;
+    const char *text = old ? row->old : row->cur;
+    json_t **slot = old ? &row->old_json : &row->cur_json;
+
+    if (text && !*slot) {
+        json_error_t jerr;
+
+        if (!row->cur_json && !row->old_json) {
+            struct ovs_list *cached = &row->table->cached;
+            if (ovs_list_size(cached) >= CACHED_ROWS) {
+                row_uncache__(CONTAINER_OF(cached->next,
+                                           struct ovsdb_client_row,
+                                           cache_node));
+            }
+            ovs_list_push_back(cached, &row->cache_node);
+        }
+        /* Our own encoding of an object: only memory can fail it. */
+        *slot = json_loads(text, 0, &jerr);
+        if (!*slot) {
+            out_of_memory();
+        }
+    }
+    return *slot;
+}
+
+/* Encodes 'values' (an object) as the replica keeps it. */
+static char *
+row_encode__(const json_t *values)
+{
+    char *text = json_dumps(values, JSON_COMPACT | JSON_SORT_KEYS);
+
+    if (!text) {
+        out_of_memory();
+    }
+    return text;
+}
+
 static void
 row_free__(struct ovsdb_client_row *row)
 {
     if (row) {
-        json_decref(row->cur);
-        json_decref(row->old);
+        row_uncache__(row);
+        if (row->old != row->cur) {
+            free(row->old);
+        }
+        free(row->cur);
         free(row);
     }
+}
+
+/* Replaces the current values of 'row' by 'text' (taken). */
+static void
+row_set_cur__(struct ovsdb_client_row *row, char *text)
+{
+    if (row->cur_json) {
+        json_decref(row->cur_json);
+        row->cur_json = NULL;
+        if (!row->old_json) {
+            ovs_list_remove(&row->cache_node);
+        }
+    }
+    if (row->cur != row->old) {
+        free(row->cur);
+    }
+    row->cur = text;
 }
 
 /* Recomputes 'row->change' and puts the row on, or takes it off, its
@@ -356,7 +463,7 @@ row_retrack__(struct ovsdb_client_row *row)
     } else if (row->deleted) {
         row->change = OVSDB_CLIENT_DELETED;
     } else {
-        row->change = json_equal(row->old, row->cur)
+        row->change = !strcmp(row->old, row->cur)
                       ? OVSDB_CLIENT_UNCHANGED : OVSDB_CLIENT_MODIFIED;
     }
 
@@ -377,33 +484,38 @@ row_retrack__(struct ovsdb_client_row *row)
     }
 }
 
-/* Returns a new object with the monitored columns of 't' found in
- * 'values'; when 'base' is nonnull, columns missing from 'values' keep
- * their values from 'base'. */
-static json_t *
+/* Returns the monitored columns of 't' found in 'values', encoded; when
+ * 'base' (encoded) is nonnull, columns missing from 'values' keep their
+ * values from 'base'. */
+static char *
 filter_columns__(const struct ctable *t, const json_t *values,
-                 const json_t *base)
+                 const char *base)
 {
-    json_t *row = base ? json_copy((json_t *) base) : json_object();
+    json_error_t jerr;
+    json_t *row = base ? json_loads(base, 0, &jerr) : json_object();
 
+    if (!row) {
+        out_of_memory();
+    }
     for (size_t i = 0; i < t->n_columns; i++) {
         json_t *datum = json_object_get(values, t->columns[i]);
         if (datum) {
             json_object_set(row, t->columns[i], datum);
         }
     }
-    return row;
+    char *text = row_encode__(row);
+    json_decref(row);
+    return text;
 }
 
-/* Sets the values of 'row' to 'values' (a new reference, taken) and marks
- * it live.  Returns true if that changed anything.  May free 'row'. */
+/* Sets the values of 'row' to 'values' (encoded, taken) and marks it live.
+ * Returns true if that changed anything.  May free 'row'. */
 static bool
-row_set__(struct ovsdb_client_row *row, json_t *values)
+row_set__(struct ovsdb_client_row *row, char *values)
 {
-    bool changed = row->deleted || !json_equal(row->cur, values);
+    bool changed = row->deleted || strcmp(row->cur, values);
 
-    json_decref(row->cur);
-    row->cur = values;
+    row_set_cur__(row, values);
     if (row->deleted) {
         row->deleted = false;
         row->table->n_live++;
@@ -423,10 +535,10 @@ row_delete__(struct ovsdb_client_row *row)
     }
 }
 
-/* Inserts a new live row with 'uuid' (lower-case) and 'values' (a new
- * reference, taken) into 't'. */
+/* Inserts a new live row with 'uuid' (lower-case) and 'values' (encoded,
+ * taken) into 't'. */
 static struct ovsdb_client_row *
-row_insert__(struct ctable *t, const char *uuid, json_t *values)
+row_insert__(struct ctable *t, const char *uuid, char *values)
 {
     struct ovsdb_client_row *row = xzalloc(sizeof *row);
 
@@ -484,62 +596,157 @@ verify_row_update__(const struct ctable *t, const char *uuid,
     return NULL;
 }
 
-/* Returns NULL if 'updates' is a <table-updates> that can be applied to the
- * replica as a whole ('snapshot': as the monitor reply replacing it),
- * otherwise a new message; the caller frees it. */
-static char *
-verify_updates__(const struct ovsdb_client *c, const json_t *updates,
-                 bool snapshot)
-{
-    const char *table_name;
-    json_t *table_update;
+/* Called for each row update of a <table-updates> text with its table,
+ * its key and its decoded value; returns NULL to go on or an error
+ * message (the caller frees it) to stop. */
+typedef char *row_update_func(struct ovsdb_client *, struct ctable *,
+                              const char *uuid_text, const json_t *ru,
+                              void *aux);
 
-    if (!json_is_object(updates)) {
+/* Walks the <table-updates> text 'updates', decoding one row update at a
+ * time for 'cb'.  Returns NULL, or an error message from 'cb' or about the
+ * text's structure (the caller frees it). */
+static char *
+for_each_row_update__(struct ovsdb_client *c, struct json_span updates,
+                      row_update_func *cb, void *aux)
+{
+    struct json_scan tables;
+    struct json_span table_span;
+    char *table_name;
+    int r;
+
+    if (json_scan_init(&tables, updates, '}')) {
         return xstrdup("table updates: expected an object");
     }
-    json_object_foreach ((json_t *) updates, table_name, table_update) {
-        const struct ctable *t = find_table__(c, table_name);
-        size_t n_inserts = 0;
-        const char *uuid_text;
-        json_t *ru;
+    while ((r = json_scan_next_member(&tables, &table_name,
+                                      &table_span)) == 1) {
+        struct ctable *t = find_table__(c, table_name);
+        struct json_span ru_span;
+        struct json_scan rows;
+        char *uuid_text;
+        char *error = NULL;
 
         if (!t) {
-            return xasprintf("unexpected table \"%.64s\"", table_name);
-        } else if (!json_is_object(table_update)) {
-            return xasprintf("%s: expected an object", t->name);
+            error = xasprintf("unexpected table \"%.64s\"", table_name);
+        } else if (json_scan_init(&rows, table_span, '}')) {
+            error = xasprintf("%s: expected an object", t->name);
         }
-        json_object_foreach (table_update, uuid_text, ru) {
-            char uuid[UUID_LEN + 1];
-            enum update_kind kind = U_INSERT;
-            char *error;
+        free(table_name);
+        if (error) {
+            return error;
+        }
+        while ((r = json_scan_next_member(&rows, &uuid_text,
+                                          &ru_span)) == 1) {
+            json_t *ru = json_scan_decode(ru_span);
 
-            if (!is_uuid__(uuid_text)) {
-                return xasprintf("%s: malformed row UUID", t->name);
-            }
-            normalize_uuid__(uuid_text, uuid);
-            error = verify_row_update__(t, uuid, ru, snapshot, &kind);
+            error = (ru ? cb(c, t, uuid_text, ru, aux)
+                     : xasprintf("%s: malformed row update", t->name));
+            json_decref(ru);
+            free(uuid_text);
             if (error) {
                 return error;
             }
-            if (!snapshot) {
-                const struct ovsdb_client_row *row = find_row__(t, uuid);
-                bool live = row && !row->deleted;
+        }
+        if (r < 0) {
+            return xasprintf("%s: malformed row updates", t->name);
+        }
+    }
+    return r < 0 ? xstrdup("table updates: malformed") : NULL;
+}
 
-                if (kind == U_INSERT && live) {
-                    return xasprintf("%s row %s: insert of an existing row",
-                                     t->name, uuid);
-                } else if (kind != U_INSERT && !live) {
-                    return xasprintf("%s row %s: %s of a missing row",
-                                     t->name, uuid,
-                                     kind == U_MODIFY ? "modify" : "delete");
-                }
-            }
-            n_inserts += kind == U_INSERT;
+/* What verify_updates__() counts. */
+struct verify_ctx {
+    bool snapshot;
+    size_t *n_inserts;          /* Per table, indexed like 'c->tables'. */
+};
+
+static char *
+verify_one__(struct ovsdb_client *c, struct ctable *t, const char *uuid_text,
+             const json_t *ru, void *ctx_)
+{
+    struct verify_ctx *ctx = ctx_;
+    char uuid[UUID_LEN + 1];
+    enum update_kind kind = U_INSERT;
+    char *error;
+
+    if (!is_uuid__(uuid_text)) {
+        return xasprintf("%s: malformed row UUID", t->name);
+    }
+    normalize_uuid__(uuid_text, uuid);
+    error = verify_row_update__(t, uuid, ru, ctx->snapshot, &kind);
+    if (error) {
+        return error;
+    }
+    if (!ctx->snapshot) {
+        const struct ovsdb_client_row *row = find_row__(t, uuid);
+        bool live = row && !row->deleted;
+
+        if (kind == U_INSERT && live) {
+            return xasprintf("%s row %s: insert of an existing row",
+                             t->name, uuid);
+        } else if (kind != U_INSERT && !live) {
+            return xasprintf("%s row %s: %s of a missing row",
+                             t->name, uuid,
+                             kind == U_MODIFY ? "modify" : "delete");
         }
-        if ((snapshot ? 0 : t->n_live) + n_inserts > OVSDB_CLIENT_MAX_ROWS) {
-            return xasprintf("%s: more than %u rows", t->name,
-                             OVSDB_CLIENT_MAX_ROWS);
+    }
+    ctx->n_inserts[t - c->tables] += kind == U_INSERT;
+    return NULL;
+}
+
+/* Returns NULL if 'updates' is a <table-updates> text that can be applied
+ * to the replica as a whole ('snapshot': as the monitor reply replacing
+ * it), otherwise a new message; the caller frees it. */
+static char *
+verify_updates__(struct ovsdb_client *c, struct json_span updates,
+                 bool snapshot)
+{
+    struct verify_ctx ctx = {
+        .snapshot = snapshot,
+        .n_inserts = xcalloc(c->n_tables ? c->n_tables : 1,
+                             sizeof *ctx.n_inserts),
+    };
+    char *error = for_each_row_update__(c, updates, verify_one__, &ctx);
+
+    for (size_t i = 0; !error && i < c->n_tables; i++) {
+        const struct ctable *t = &c->tables[i];
+        if ((snapshot ? 0 : t->n_live) + ctx.n_inserts[i]
+            > OVSDB_CLIENT_MAX_ROWS) {
+            error = xasprintf("%s: more than %u rows", t->name,
+                              OVSDB_CLIENT_MAX_ROWS);
         }
+    }
+    free(ctx.n_inserts);
+    return error;
+}
+
+/* Applies one row update, already checked, as an incremental update. */
+static char *
+apply_one__(struct ovsdb_client *c OVS_UNUSED__, struct ctable *t,
+            const char *uuid_text, const json_t *ru, void *changed_)
+{
+    const json_t *old = json_object_get(ru, "old");
+    const json_t *new = json_object_get(ru, "new");
+    bool *changed = changed_;
+    struct ovsdb_client_row *row;
+    char uuid[UUID_LEN + 1];
+
+    /* Act on the row as it is now, not as validated: two keys may differ
+     * only in case and name the same row. */
+    normalize_uuid__(uuid_text, uuid);
+    row = find_row__(t, uuid);
+    if (!new) {
+        if (row && !row->deleted) {
+            row_delete__(row);
+            *changed = true;
+        }
+    } else if (row) {
+        /* A modify, or an insert reviving a tracked deleted row. */
+        const char *base = old && !row->deleted ? row->cur : NULL;
+        *changed |= row_set__(row, filter_columns__(t, new, base));
+    } else {
+        row_insert__(t, uuid, filter_columns__(t, new, NULL));
+        *changed = true;
     }
     return NULL;
 }
@@ -547,91 +754,62 @@ verify_updates__(const struct ovsdb_client *c, const json_t *updates,
 /* Applies 'updates', already checked by verify_updates__(), as an
  * incremental update.  Returns true if the replica changed. */
 static bool
-apply_update__(struct ovsdb_client *c, const json_t *updates)
+apply_update__(struct ovsdb_client *c, struct json_span updates)
 {
-    const char *table_name;
-    json_t *table_update;
     bool changed = false;
 
-    json_object_foreach ((json_t *) updates, table_name, table_update) {
-        struct ctable *t = find_table__(c, table_name);
-        const char *uuid_text;
-        json_t *ru;
-
-        json_object_foreach (table_update, uuid_text, ru) {
-            const json_t *old = json_object_get(ru, "old");
-            const json_t *new = json_object_get(ru, "new");
-            struct ovsdb_client_row *row;
-            char uuid[UUID_LEN + 1];
-
-            /* Act on the row as it is now, not as validated: two keys may
-             * differ only in case and name the same row. */
-            normalize_uuid__(uuid_text, uuid);
-            row = find_row__(t, uuid);
-            if (!new) {
-                if (row && !row->deleted) {
-                    row_delete__(row);
-                    changed = true;
-                }
-            } else if (row) {
-                /* A modify, or an insert reviving a tracked deleted row. */
-                const json_t *base = old && !row->deleted ? row->cur : NULL;
-                changed |= row_set__(row, filter_columns__(t, new, base));
-            } else {
-                row_insert__(t, uuid, filter_columns__(t, new, NULL));
-                changed = true;
-            }
-        }
-    }
+    free(for_each_row_update__(c, updates, apply_one__, &changed));
     return changed;
+}
+
+struct snapshot_ctx {
+    unsigned int gen;
+    bool changed;
+};
+
+static char *
+apply_snapshot_one__(struct ovsdb_client *c OVS_UNUSED__, struct ctable *t,
+                     const char *uuid_text, const json_t *ru, void *ctx_)
+{
+    struct snapshot_ctx *ctx = ctx_;
+    char *values = filter_columns__(t, json_object_get(ru, "new"), NULL);
+    struct ovsdb_client_row *row;
+    char uuid[UUID_LEN + 1];
+
+    normalize_uuid__(uuid_text, uuid);
+    row = find_row__(t, uuid);
+    if (row) {
+        row->gen = ctx->gen;
+        ctx->changed |= row_set__(row, values);
+    } else {
+        row_insert__(t, uuid, values)->gen = ctx->gen;
+        ctx->changed = true;
+    }
+    return NULL;
 }
 
 /* Replaces the replica by 'updates', a snapshot already checked by
  * verify_updates__(), keeping rows whose values did not change.  Returns
  * true if the replica changed. */
 static bool
-apply_snapshot__(struct ovsdb_client *c, const json_t *updates)
+apply_snapshot__(struct ovsdb_client *c, struct json_span updates)
 {
-    unsigned int gen = ++c->gen;
-    bool changed = false;
-    const char *table_name;
-    json_t *table_update;
+    struct snapshot_ctx ctx = { .gen = ++c->gen };
 
-    json_object_foreach ((json_t *) updates, table_name, table_update) {
-        struct ctable *t = find_table__(c, table_name);
-        const char *uuid_text;
-        json_t *ru;
-
-        json_object_foreach (table_update, uuid_text, ru) {
-            json_t *values = filter_columns__(t, json_object_get(ru, "new"),
-                                              NULL);
-            struct ovsdb_client_row *row;
-            char uuid[UUID_LEN + 1];
-
-            normalize_uuid__(uuid_text, uuid);
-            row = find_row__(t, uuid);
-            if (row) {
-                row->gen = gen;
-                changed |= row_set__(row, values);
-            } else {
-                row_insert__(t, uuid, values)->gen = gen;
-                changed = true;
-            }
-        }
-    }
+    free(for_each_row_update__(c, updates, apply_snapshot_one__, &ctx));
 
     /* Rows the snapshot does not mention are gone. */
     for (size_t i = 0; i < c->n_tables; i++) {
         struct ovsdb_client_row *row, *next;
 
         HMAP_FOR_EACH_SAFE (row, next, hmap_node, &c->tables[i].rows) {
-            if (!row->deleted && row->gen != gen) {
+            if (!row->deleted && row->gen != ctx.gen) {
                 row_delete__(row);
-                changed = true;
+                ctx.changed = true;
             }
         }
     }
-    return changed;
+    return ctx.changed;
 }
 
 /* Connection. */
@@ -792,13 +970,14 @@ format_reply_error__(const json_t *error)
     return xstrdup("unknown error");
 }
 
-/* Handles the reply 'msg' to our monitor request.  Returns NULL, or an
- * error message (the caller frees it). */
+/* Handles the reply 'msg' to our monitor request, whose "result" is the
+ * text 'result' (p NULL if absent).  Returns NULL, or an error message
+ * (the caller frees it). */
 static char *
-handle_monitor_reply__(struct ovsdb_client *c, const json_t *msg)
+handle_monitor_reply__(struct ovsdb_client *c, const json_t *msg,
+                       struct json_span result)
 {
     const json_t *error = json_object_get(msg, "error");
-    const json_t *result = json_object_get(msg, "result");
     char *why;
 
     if (error && !json_is_null(error)) {
@@ -806,6 +985,9 @@ handle_monitor_reply__(struct ovsdb_client *c, const json_t *msg)
         why = xasprintf("monitor request failed: %s", text);
         free(text);
         return why;
+    }
+    if (!result.p) {
+        return xstrdup("malformed monitor reply: no result");
     }
     why = verify_updates__(c, result, true);
     if (why) {
@@ -828,17 +1010,18 @@ handle_monitor_reply__(struct ovsdb_client *c, const json_t *msg)
     return NULL;
 }
 
-/* Handles an "update" notification with 'params'.  Returns NULL or an
- * error message (the caller frees it). */
+/* Handles an "update" notification with 'params', whose second element
+ * is the text 'updates'.  Returns NULL or an error message (the caller
+ * frees it). */
 static char *
-handle_update__(struct ovsdb_client *c, const json_t *params)
+handle_update__(struct ovsdb_client *c, const json_t *params,
+                struct json_span updates)
 {
-    const json_t *updates = json_array_get(params, 1);
     char *why;
 
     if (c->state != S_ACTIVE) {
         return xstrdup("update received before the monitor reply");
-    } else if (json_array_size(params) != 2
+    } else if (json_array_size(params) != 2 || !updates.p
                || !json_equal(json_array_get(params, 0), c->monitor_id)) {
         return xstrdup("update for an unknown monitor");
     }
@@ -858,7 +1041,7 @@ handle_update__(struct ovsdb_client *c, const json_t *params)
  * or an error message (the caller frees it). */
 static char *
 handle_method__(struct ovsdb_client *c, const char *method,
-                const json_t *msg)
+                const json_t *msg, struct json_span bulk)
 {
     const json_t *params = json_object_get(msg, "params");
     const json_t *id = json_object_get(msg, "id");
@@ -875,7 +1058,7 @@ handle_method__(struct ovsdb_client *c, const char *method,
         }
         return NULL;
     } else if (!strcmp(method, "update") && !is_request) {
-        return handle_update__(c, params);
+        return handle_update__(c, params, bulk);
     } else if (!strcmp(method, "monitor_canceled") && !is_request) {
         return xstrdup("server canceled the monitor");
     }
@@ -890,22 +1073,112 @@ handle_method__(struct ovsdb_client *c, const char *method,
     return NULL;
 }
 
-/* Handles one received message.  Returns NULL, or an error message after
- * which the caller reconnects (and frees the message). */
+/* Decodes the message 'text', except for its table updates: the
+ * "result" of the reply to our monitor request, or the second element of
+ * an "update"'s "params", whose text goes to '*bulk' (p NULL if none).
+ * Returns the message, NULL if the text is not a JSON object. */
+static json_t *
+decode_msg__(const struct ovsdb_client *c, const char *text, size_t len,
+             struct json_span *bulk)
+{
+    struct json_span whole = { text, len }, span;
+    struct json_span params = { NULL, 0 }, result = { NULL, 0 };
+    json_t *msg = json_object();
+    struct json_scan scan;
+    char *key;
+    int r;
+
+    bulk->p = NULL;
+    bulk->n = 0;
+    if (json_scan_init(&scan, whole, '}')) {
+        json_decref(msg);
+        return NULL;
+    }
+    while ((r = json_scan_next_member(&scan, &key, &span)) == 1) {
+        if (!strcmp(key, "params")) {
+            params = span;
+        } else if (!strcmp(key, "result")) {
+            result = span;
+        } else {
+            json_t *value = json_scan_decode(span);
+            if (!value) {
+                r = -1;
+                free(key);
+                break;
+            }
+            json_object_set_new(msg, key, value);
+        }
+        free(key);
+    }
+    if (r < 0) {
+        json_decref(msg);
+        return NULL;
+    }
+
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const json_t *id = json_object_get(msg, "id");
+    struct json_scan elems;
+    if (params.p && method && !strcmp(method, "update")
+        && !json_scan_init(&elems, params, ']')) {
+        /* [<monitor id>, <table updates>]: the second stays text. */
+        json_t *array = json_array();
+        size_t n = 0;
+
+        while ((r = json_scan_next(&elems, &span)) == 1) {
+            json_t *value = n == 1 ? json_null() : json_scan_decode(span);
+            if (!value) {
+                r = -1;
+                break;
+            }
+            if (n++ == 1) {
+                *bulk = span;
+            }
+            json_array_append_new(array, value);
+        }
+        if (r < 0) {
+            json_decref(array);
+            json_decref(msg);
+            return NULL;
+        }
+        json_object_set_new(msg, "params", array);
+        params.p = NULL;
+    } else if (result.p && id && c->monitor_req_id
+               && json_equal(id, c->monitor_req_id)) {
+        *bulk = result;
+        json_object_set_new(msg, "result", json_null());
+        result.p = NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        struct json_span rest = i ? result : params;
+        if (rest.p) {
+            json_t *value = json_scan_decode(rest);
+            if (!value) {
+                json_decref(msg);
+                return NULL;
+            }
+            json_object_set_new(msg, i ? "result" : "params", value);
+        }
+    }
+    return msg;
+}
+
+/* Handles one received message, with 'bulk' as decode_msg__() found it.
+ * Returns NULL, or an error message after which the caller reconnects (and
+ * frees the message). */
 static char *
-handle_msg__(struct ovsdb_client *c, const json_t *msg)
+handle_msg__(struct ovsdb_client *c, const json_t *msg, struct json_span bulk)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     const json_t *id = json_object_get(msg, "id");
 
     if (method) {
-        return handle_method__(c, method, msg);
+        return handle_method__(c, method, msg, bulk);
     } else if (!id || (!json_object_get(msg, "result")
                        && !json_object_get(msg, "error"))) {
         return xstrdup("received a message that is neither a request nor "
                        "a reply");
     } else if (c->monitor_req_id && json_equal(id, c->monitor_req_id)) {
-        return handle_monitor_reply__(c, msg);
+        return handle_monitor_reply__(c, msg, bulk);
     } else if (c->probe_id && json_equal(id, c->probe_id)) {
         json_decref(c->probe_id);
         c->probe_id = NULL;
@@ -940,8 +1213,10 @@ run_session__(struct ovsdb_client *c)
 
     jsonrpc_run(c->rpc);
     for (i = 0; c->rpc && i < MAX_MSGS_PER_RUN; i++) {
-        json_t *msg;
-        int error = jsonrpc_recv(c->rpc, &msg);
+        struct json_span bulk;
+        const char *text;
+        size_t len;
+        int error = jsonrpc_recv_text(c->rpc, &text, &len);
 
         if (error == -EAGAIN) {
             break;
@@ -950,7 +1225,13 @@ run_session__(struct ovsdb_client *c)
             return;
         }
 
-        char *why = handle_msg__(c, msg);
+        json_t *msg = decode_msg__(c, text, len, &bulk);
+        if (!msg) {
+            fail__(c, rpc_error_text__(
+                       jsonrpc_set_protocol_error(c->rpc)));
+            return;
+        }
+        char *why = handle_msg__(c, msg, bulk);
         json_decref(msg);
         if (why) {
             fail__(c, why);
@@ -980,6 +1261,7 @@ ovsdb_client_run(struct ovsdb_client *c)
 {
     long long int now = time_msec();
 
+    uncache_all__(c);
     if (c->state == S_BACKOFF && now >= c->next_attempt) {
         start_connect__(c);
     }
@@ -1098,6 +1380,7 @@ ovsdb_client_create(const char *remote, const char *database,
         }
         hmap_init(&t->rows);
         ovs_list_init(&t->tracked);
+        ovs_list_init(&t->cached);
     }
 
     c->state = S_BACKOFF;
@@ -1252,6 +1535,7 @@ ovsdb_client_next_tracked(const struct ovsdb_client_row *row)
 void
 ovsdb_client_clear_tracked(struct ovsdb_client *c)
 {
+    uncache_all__(c);
     for (size_t i = 0; i < c->n_tables; i++) {
         struct ctable *t = &c->tables[i];
         struct ovsdb_client_row *row;
@@ -1262,8 +1546,10 @@ ovsdb_client_clear_tracked(struct ovsdb_client *c)
                 hmap_remove(&t->rows, &row->hmap_node);
                 row_free__(row);
             } else {
-                json_decref(row->old);
-                row->old = json_incref(row->cur);
+                if (row->old != row->cur) {
+                    free(row->old);
+                    row->old = row->cur;
+                }
                 row->change = OVSDB_CLIENT_UNCHANGED;
             }
         }
@@ -1309,14 +1595,15 @@ const json_t *
 ovsdb_client_row_get_datum(const struct ovsdb_client_row *row,
                            const char *column)
 {
-    return json_object_get(row->cur, column);
+    return json_object_get(row_decoded__(row, false), column);
 }
 
 const json_t *
 ovsdb_client_row_get_old_datum(const struct ovsdb_client_row *row,
                                const char *column)
 {
-    return row->old ? json_object_get(row->old, column) : NULL;
+    return row->old ? json_object_get(row_decoded__(row, true), column)
+                    : NULL;
 }
 
 const char *

@@ -196,7 +196,11 @@ enum ovsdb_client_change ovsdb_client_row_get_change(
 const char *ovsdb_client_change_to_string(enum ovsdb_client_change);
 
 /* The current value of 'column' (for a deleted row: its last value), or
- * NULL if the server did not send that column.  Owned by the row. */
+ * NULL if the server did not send that column.  Owned by the row, and
+ * valid until the next ovsdb_client_run() or ovsdb_client_clear_tracked(),
+ * or until the values of two other rows of the table have been read:
+ * the replica keeps rows as text and decodes them on demand, a few at a
+ * time (the same holds for everything the readers below return). */
 const json_t *ovsdb_client_row_get_datum(const struct ovsdb_client_row *,
                                          const char *column);
 /* The value 'column' had at the last ovsdb_client_clear_tracked(), or NULL
