@@ -126,6 +126,10 @@ LOG_MODULE(strongswan);
  * charon restarted) neither sit in memory as thousands of encoded
  * messages nor queue up in charon. */
 #define MAX_LOADS_IN_FLIGHT 32
+/* Removals wait in 'withdraw_queue' while this many requests are in
+ * flight: deleting thousands of tunnels at once otherwise queues three
+ * encoded requests each. */
+#define MAX_WITHDRAW_BACKLOG 64
 /* Caps on the SA cache, which peers can make charon grow: IKE SAs kept
  * per connection and CHILD SAs per IKE SA.  charon normally has one or
  * two of each (two while rekeying). */
@@ -172,6 +176,14 @@ static const char *const ike_failure_markers[] = {
 };
 /* Longest failure message kept. */
 #define IKE_FAILURE_MAX 200
+
+/* A tunnel's removal from charon, waiting for room (MAX_WITHDRAW_BACKLOG). */
+struct ss_withdrawal {
+    struct hmap_node node;          /* In 'withdrawals', by name. */
+    struct ovs_list list_node;      /* In 'withdraw_queue', oldest first. */
+    char *name;                     /* Connection name. */
+    bool psk;                       /* Its shared secret goes too. */
+};
 
 /* One tunnel as applied to charon. */
 struct ss_tunnel {
@@ -306,6 +318,8 @@ struct ike_strongswan {
     struct ovs_list load_queue;     /* ss_tunnels waiting to load. */
     bool list_sas_wanted;           /* Loaded tunnels wait for a listing
                                      * to decide whether to initiate. */
+    struct hmap withdrawals;        /* ss_withdrawals by name... */
+    struct ovs_list withdraw_queue; /* ...and in order. */
     unsigned int n_loading;         /* ss_tunnels with 'loading'. */
 };
 
@@ -1300,6 +1314,69 @@ load_tunnel__(struct ike_strongswan *ss, struct ss_tunnel *t)
     tunnel_load_step__(ss, t);
 }
 
+/* Arranges for connection 'name' (and its PSK if 'psk') to be unloaded
+ * and its SAs terminated, as soon as there is room. */
+static void
+withdraw_later__(struct ike_strongswan *ss, const char *name, bool psk)
+{
+    uint32_t hash = hash_string(name, 0);
+    struct ss_withdrawal *w;
+
+    HMAP_FOR_EACH_WITH_HASH (w, node, hash, &ss->withdrawals) {
+        if (!strcmp(w->name, name)) {
+            w->psk |= psk;
+            return;
+        }
+    }
+    w = xzalloc(sizeof *w);
+    w->name = xstrdup(name);
+    w->psk = psk;
+    hmap_insert(&ss->withdrawals, &w->node, hash);
+    ovs_list_push_back(&ss->withdraw_queue, &w->list_node);
+}
+
+/* Removes 'w' from the queue and, if 'send', sends it. */
+static void
+withdrawal_finish__(struct ike_strongswan *ss, struct ss_withdrawal *w,
+                    bool send)
+{
+    hmap_remove(&ss->withdrawals, &w->node);
+    ovs_list_remove(&w->list_node);
+    if (send) {
+        withdraw__(ss, w->name, w->psk);
+    }
+    free(w->name);
+    free(w);
+}
+
+/* Sends the withdrawal of 'name' now if one is queued: a tunnel of that
+ * name is about to be loaded, and must not be unloaded afterwards. */
+static void
+withdraw_now__(struct ike_strongswan *ss, const char *name)
+{
+    struct ss_withdrawal *w;
+
+    HMAP_FOR_EACH_WITH_HASH (w, node, hash_string(name, 0),
+                             &ss->withdrawals) {
+        if (!strcmp(w->name, name)) {
+            withdrawal_finish__(ss, w, ss->connected);
+            return;
+        }
+    }
+}
+
+/* Sends queued withdrawals while there is room. */
+static void
+withdraw_next__(struct ike_strongswan *ss)
+{
+    while (ss->connected && !ovs_list_is_empty(&ss->withdraw_queue)
+           && vici_client_n_pending(ss->vici) < MAX_WITHDRAW_BACKLOG) {
+        withdrawal_finish__(ss, CONTAINER_OF(ss->withdraw_queue.next,
+                                             struct ss_withdrawal,
+                                             list_node), true);
+    }
+}
+
 /* Starts the loads that wait for a free slot. */
 static void
 load_next__(struct ike_strongswan *ss)
@@ -1833,6 +1910,8 @@ ss_create(const struct ike_options *opts, const struct ike_hooks *hooks,
     ss->opts = *opts;
     hmap_init(&ss->tunnels);
     ovs_list_init(&ss->load_queue);
+    hmap_init(&ss->withdrawals);
+    ovs_list_init(&ss->withdraw_queue);
     ss->next_retry = LLONG_MAX;
     hmap_init(&ss->sas);
     hmap_init(&ss->new_sas);
@@ -1866,6 +1945,12 @@ ss_destroy(struct ike_backend *up)
         ss_tunnel_destroy(t);
     }
     hmap_destroy(&ss->tunnels);
+    while (!ovs_list_is_empty(&ss->withdraw_queue)) {
+        withdrawal_finish__(ss, CONTAINER_OF(ss->withdraw_queue.next,
+                                             struct ss_withdrawal,
+                                             list_node), false);
+    }
+    hmap_destroy(&ss->withdrawals);
     sas_clear__(&ss->sas);
     hmap_destroy(&ss->sas);
     sas_clear__(&ss->new_sas);
@@ -1909,6 +1994,7 @@ ss_run(struct ike_backend *up)
     }
     if (ss->connected) {
         load_next__(ss);
+        withdraw_next__(ss);
         /* Once no load is under way: a listing taken after the last one
          * answered tells which outbound children to initiate.  (Before,
          * with thousands loading, a listing of thousands of SAs after each
@@ -2208,6 +2294,7 @@ ss_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
     if (ss->cleaning) {
         return -ECANCELED;
     }
+    withdraw_now__(ss, tun->name);
     t = ss_tunnel_find(ss, tun->name);
     if (!t) {
         t = xzalloc(sizeof *t);
@@ -2265,10 +2352,9 @@ ss_tunnel_remove(struct ike_backend *up, const char *name)
     if (!t) {
         return -ENOENT;
     }
-    if (ss->connected) {
-        /* If not connected, reconcile finds it stale later. */
-        withdraw__(ss, name, t->psk_loaded);
-    }
+    /* Also when not connected: charon may still hold it when the
+     * connection is back. */
+    withdraw_later__(ss, name, t->psk_loaded);
     sas_forget_conn__(&ss->sas, name);
     load_forget__(ss, t);
     hmap_remove(&ss->tunnels, &t->node);
@@ -2856,9 +2942,10 @@ ss_cleanup(struct ike_backend *up)
         return -ENOTCONN;
     }
     HMAP_FOR_EACH (t, node, &ss->tunnels) {
-        withdraw__(ss, t->name, t->psk_loaded);
+        withdraw_later__(ss, t->name, t->psk_loaded);
         t->psk_loaded = false;
     }
+    withdraw_next__(ss);
     if (ss->key_id) {
         unload_key__(ss, ss->key_id);
         free(ss->key_id);
@@ -2873,7 +2960,8 @@ ss_idle(const struct ike_backend *up)
     const struct ike_strongswan *ss = ike_strongswan_cast(up);
     return (!ss->connected
             || (!vici_client_n_pending(ss->vici)
-                && ovs_list_is_empty(&ss->load_queue)));
+                && ovs_list_is_empty(&ss->load_queue)
+                && ovs_list_is_empty(&ss->withdraw_queue)));
 }
 
 const struct ike_backend_class ike_strongswan_class = {
