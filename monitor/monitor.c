@@ -76,6 +76,9 @@ struct monitor {
     bool drop_dirty;                /* Kernel may differ from 'global'. */
     bool tunnel_drops_synced;       /* Fallback drops checked after the
                                      * first snapshot. */
+    struct hmap drop_refs;          /* struct drop_ref by policy key: the
+                                     * fallback drops that tunnels' confs
+                                     * want, with how many want each. */
     long long int drop_retry;       /* When to retry after a failure. */
 
     long long int next_file_check;  /* Re-read certificate files then. */
@@ -88,6 +91,15 @@ struct monitor {
                                      * would refuse it (-ECANCELED). */
 
     struct monitor_stats stats;
+};
+
+/* One fallback drop policy and how many tunnels want it: tunnels to one
+ * peer that differ only in their key share it. */
+struct drop_ref {
+    struct hmap_node node;          /* In 'drop_refs', by drop_hash__(). */
+    struct xfrm_policy policy;
+    unsigned int n;                 /* Tunnel confs that want it. */
+    bool present;                   /* sync_tunnel_drops__() scratch. */
 };
 
 static void monitor_tunnel_done__(void *aux, const char *name,
@@ -159,6 +171,7 @@ monitor_create(const struct monitor_options *opts, struct monitor **ret,
 
     m = xzalloc(sizeof *m);
     hmap_init(&m->tunnels);
+    hmap_init(&m->drop_refs);
     m->ovsdb = ovsdb_client_create(opts->database, "Open_vSwitch",
                                    monitor_tables,
                                    ARRAY_SIZE(monitor_tables));
@@ -240,6 +253,12 @@ monitor_destroy(struct monitor *m)
         hmap_remove(&m->tunnels, &t->node);
         tunnel_destroy__(t);
     }
+    struct drop_ref *ref, *next_ref;
+    HMAP_FOR_EACH_SAFE (ref, next_ref, node, &m->drop_refs) {
+        hmap_remove(&m->drop_refs, &ref->node);
+        free(ref);
+    }
+    hmap_destroy(&m->drop_refs);
     hmap_destroy(&m->tunnels);
     global_conf_destroy(m->global);
     ovsdb_client_destroy(m->ovsdb);
@@ -326,42 +345,70 @@ tunnel_drop_policy__(const struct tunnel_conf *c, struct xfrm_policy *p)
                                   dport, p);
 }
 
+static uint32_t drop_hash__(const struct xfrm_policy *);
+
+static struct drop_ref *
+drop_ref_find__(const struct monitor *m, const struct xfrm_policy *p)
+{
+    struct drop_ref *ref;
+
+    HMAP_FOR_EACH_WITH_HASH (ref, node, drop_hash__(p), &m->drop_refs) {
+        if (xfrm_policy_same_key(&ref->policy, p)) {
+            return ref;
+        }
+    }
+    return NULL;
+}
+
+/* Counts the fallback drop policy of tunnel conf 'c', installing it when
+ * it is the first to want it. */
 static void
 tunnel_drop_install__(struct monitor *m, const struct tunnel_conf *c)
 {
     struct xfrm_policy p;
-
-    if (m->xfrm && !tunnel_drop_policy__(c, &p)) {
-        int error = xfrm_policy_update(m->xfrm, &p);
-        if (error) {
-            static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
-            LOG_WARN_RL(&rl, "installing the fallback drop policy to %s "
-                        "failed: %s, retrying at the next reconcile",
-                        c->remote_ip, ovsec_strerror(error));
-            m->tunnel_drops_synced = false;
-        }
-    }
-}
-
-/* Removes the fallback drop policy of 'c', which tunnel 'owner' no longer
- * needs, unless another tunnel has the same one (tunnels to one peer that
- * differ only in their key). */
-static void
-tunnel_drop_remove__(struct monitor *m, const struct tunnel *owner,
-                     const struct tunnel_conf *c)
-{
-    struct xfrm_policy p, q;
-    const struct tunnel *t;
+    struct drop_ref *ref;
 
     if (!m->xfrm || tunnel_drop_policy__(c, &p)) {
         return;
     }
-    HMAP_FOR_EACH (t, node, &m->tunnels) {
-        if (t != owner && t->conf && !tunnel_drop_policy__(t->conf, &q)
-            && xfrm_policy_same_key(&p, &q)) {
-            return;
-        }
+    ref = drop_ref_find__(m, &p);
+    if (ref) {
+        ref->n++;
+        return;
     }
+    ref = xzalloc(sizeof *ref);
+    ref->policy = p;
+    ref->n = 1;
+    hmap_insert(&m->drop_refs, &ref->node, drop_hash__(&p));
+
+    int error = xfrm_policy_update(m->xfrm, &p);
+    if (error) {
+        static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
+        LOG_WARN_RL(&rl, "installing the fallback drop policy to %s "
+                    "failed: %s, retrying at the next reconcile",
+                    c->remote_ip, ovsec_strerror(error));
+        m->tunnel_drops_synced = false;
+    }
+}
+
+/* Uncounts the fallback drop policy of tunnel conf 'c', which its tunnel
+ * no longer has, removing it when no other tunnel wants it. */
+static void
+tunnel_drop_remove__(struct monitor *m, const struct tunnel_conf *c)
+{
+    struct xfrm_policy p;
+    struct drop_ref *ref;
+
+    if (!m->xfrm || tunnel_drop_policy__(c, &p)) {
+        return;
+    }
+    ref = drop_ref_find__(m, &p);
+    if (!ref || --ref->n) {
+        return;
+    }
+    hmap_remove(&m->drop_refs, &ref->node);
+    free(ref);
+
     int error = xfrm_policy_delete(m->xfrm, &p);
     if (error && error != -ENOENT) {
         static struct log_rate_limit rl = LOG_RATE_LIMIT_INIT(5, 5);
@@ -372,12 +419,6 @@ tunnel_drop_remove__(struct monitor *m, const struct tunnel *owner,
     }
 }
 
-struct drop_entry {
-    struct hmap_node node;          /* In a map by policy key. */
-    struct xfrm_policy policy;      /* A fallback drop policy. */
-    bool present;                   /* Found in the kernel's dump. */
-};
-
 static uint32_t
 drop_hash__(const struct xfrm_policy *p)
 {
@@ -387,37 +428,21 @@ drop_hash__(const struct xfrm_policy *p)
                       hash ^ p->sel.src_plen);
 }
 
-/* Makes the kernel's fallback drop policies exactly those of the tunnels
- * that want IPsec: adds missing ones, removes those left for tunnels that
- * are gone (deleted while no monitor ran, or a failed removal). */
+/* Makes the kernel's fallback drop policies exactly those of 'drop_refs':
+ * adds missing ones, removes those left for tunnels that are gone
+ * (deleted while no monitor ran, or a failed removal). */
 static void
 sync_tunnel_drops__(struct monitor *m)
 {
     struct xfrm_policy_list list;
-    struct drop_entry *e, *next;
-    const struct tunnel *t;
-    struct hmap wanted;
+    struct drop_ref *ref;
     int error;
 
     if (!m->xfrm) {
         return;
     }
-    hmap_init(&wanted);
-    HMAP_FOR_EACH (t, node, &m->tunnels) {
-        struct xfrm_policy p;
-        if (!t->conf || tunnel_drop_policy__(t->conf, &p)) {
-            continue;
-        }
-        uint32_t hash = drop_hash__(&p);
-        bool dup = false;
-        HMAP_FOR_EACH_WITH_HASH (e, node, hash, &wanted) {
-            dup |= xfrm_policy_same_key(&e->policy, &p);
-        }
-        if (!dup) {
-            e = xzalloc(sizeof *e);
-            e->policy = p;
-            hmap_insert(&wanted, &e->node, hash);
-        }
+    HMAP_FOR_EACH (ref, node, &m->drop_refs) {
+        ref->present = false;
     }
 
     xfrm_policy_list_init_filtered(&list, xfrm_policy_is_tunnel_drop);
@@ -425,21 +450,18 @@ sync_tunnel_drops__(struct monitor *m)
     if (!error) {
         for (size_t i = 0; i < list.n; i++) {
             const struct xfrm_policy *p = &list.policies[i];
-            bool found = false;
 
-            HMAP_FOR_EACH_WITH_HASH (e, node, drop_hash__(p), &wanted) {
-                if (xfrm_policy_same_key(&e->policy, p)) {
-                    e->present = found = true;
-                }
-            }
-            if (!found) {
+            ref = drop_ref_find__(m, p);
+            if (ref) {
+                ref->present = true;
+            } else {
                 int r = xfrm_policy_delete(m->xfrm, p);
                 error = r && r != -ENOENT ? r : error;
             }
         }
-        HMAP_FOR_EACH (e, node, &wanted) {
-            if (!e->present) {
-                int r = xfrm_policy_update(m->xfrm, &e->policy);
+        HMAP_FOR_EACH (ref, node, &m->drop_refs) {
+            if (!ref->present) {
+                int r = xfrm_policy_update(m->xfrm, &ref->policy);
                 error = r ? r : error;
             }
         }
@@ -451,13 +473,7 @@ sync_tunnel_drops__(struct monitor *m)
                     ovsec_strerror(error));
     }
     m->tunnel_drops_synced = !error;
-
     xfrm_policy_list_done(&list);
-    HMAP_FOR_EACH_SAFE (e, next, node, &wanted) {
-        hmap_remove(&wanted, &e->node);
-        free(e);
-    }
-    hmap_destroy(&wanted);
 }
 
 /* Removes 't' from the backend if it was handed to it. */
@@ -472,7 +488,7 @@ tunnel_unapply__(struct monitor *m, struct tunnel *t)
                      t->name, ovsec_strerror(error));
         }
         /* After the connection: nothing leaks in between. */
-        tunnel_drop_remove__(m, t, t->conf);
+        tunnel_drop_remove__(m, t->conf);
         tunnel_conf_destroy(t->conf);
         t->conf = NULL;
     }
@@ -519,15 +535,11 @@ tunnel_reevaluate__(struct monitor *m, struct tunnel *t)
     }
 
     bool is_new = !t->conf;
-    /* The fallback drop goes in before charon hears of the tunnel. */
+    /* The fallback drop goes in before charon hears of the tunnel, and the
+     * old one goes after. */
     tunnel_drop_install__(m, conf);
     if (t->conf) {
-        struct xfrm_policy old_p, new_p;
-        if (!tunnel_drop_policy__(t->conf, &old_p)
-            && !tunnel_drop_policy__(conf, &new_p)
-            && !xfrm_policy_same_key(&old_p, &new_p)) {
-            tunnel_drop_remove__(m, t, t->conf);
-        }
+        tunnel_drop_remove__(m, t->conf);
     }
     tunnel_conf_destroy(t->conf);
     t->conf = conf;
