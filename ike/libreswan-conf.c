@@ -642,6 +642,9 @@ put_conn__(const struct libreswan_conf_options *options, const char *ifname,
         ds_put_format(out, "    leftcert=\"" LIBRESWAN_NSS_CERTKEY_PREFIX
                       "%s\"\n", conf->local_name);
         ds_put_cstr(out, "    leftrsasigkey=%cert\n");
+        if (options->local_sig == LIBRESWAN_SIG_ECDSA) {
+            ds_put_cstr(out, "    authby=ecdsa\n");
+        }
         if (conf->auth == TUNNEL_AUTH_PEER_CERT) {
             ds_put_format(out, "    rightcert=\"" LIBRESWAN_NSS_CERT_PREFIX
                           "%s\"\n", conf->remote_name);

@@ -125,8 +125,22 @@ enum libreswan_auto {
     LIBRESWAN_AUTO_N
 };
 
+/* What the key of our certificate signs with.  pluto 4.x signs with RSA
+ * whenever authby= allows rsasig (its default is "rsasig,ecdsa"), and
+ * fails with an ECDSA key ("RSA DSS sign function failed"): a connection
+ * with an ECDSA key must say authby=ecdsa.  Then pluto 4.10 also
+ * refuses an RSA peer's signature ("peer authentication requires policy
+ * RSASIG", whatever authby=, leftauth= and rightauth= say): both ends
+ * need keys of the same type. */
+enum libreswan_sig {
+    LIBRESWAN_SIG_RSA,          /* RSA, or not known: pluto's default. */
+    LIBRESWAN_SIG_ECDSA,        /* ECDSA: authby=ecdsa. */
+    LIBRESWAN_SIG_N
+};
+
 struct libreswan_conf_options {
     enum libreswan_version version; /* Keyword dialect. */
+    enum libreswan_sig local_sig;   /* Certificate modes: our key. */
     bool use_default_crypto;    /* No ike=, esp=: system crypto policy. */
 
     /* True if the file is pluto's root ipsec.conf (no --root-ipsec-conf):
@@ -149,7 +163,8 @@ void libreswan_conf_header(const struct libreswan_conf_options *options,
 
 /* Appends the connections of tunnel 'ifname' at 'version' with 'conf' to
  * 'out': left/right, authentication (authby=secret, or leftcert=
- * "ovs_certkey_LOCALCN" with rightcert="ovs_cert_REMOTECN" or rightca),
+ * "ovs_certkey_LOCALCN" with rightcert="ovs_cert_REMOTECN" or rightca,
+ * and authby=ecdsa if 'options->local_sig' says so),
  * leftprotoport/rightprotoport, hostaddrfamily/clientaddrfamily=ipv6 for
  * IPv6, and the tunnel's ipsec_* options.  Returns NULL on success, or (if
  * libreswan_check_tunnel() fails) the new message it returns, appending

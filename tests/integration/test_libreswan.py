@@ -288,6 +288,62 @@ def test_nss_sync(lsw_hosts, left, right):
                 "gnv0's connections to leave left's pluto")
 
 
+KEYGEN = {
+    # RSA, as ovs-pki makes them.
+    "rsa": ["-newkey", "rsa:2048"],
+    # ECDSA, as ovsec-pki -k ec makes them.
+    "ec": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+}
+
+
+def self_signed(host, key_type, cn=None, name="cert"):
+    """Makes a self-signed certificate of CN 'cn' (default the host's
+    name) with a 'key_type' key in HOSTDIR/pki/NAME.pem and .key; returns
+    (cert path, key path)."""
+    cn = cn or host.name
+    d = host.path("pki")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    cert = os.path.join(d, name + ".pem")
+    key = os.path.join(d, name + ".key")
+    host.run(["openssl", "req", "-x509"] + KEYGEN[key_type]
+             + ["-nodes", "-keyout", key, "-out", cert, "-days", "30",
+                "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn])
+    return cert, key
+
+
+def peer_cert_pair(left, right, key_types, name="gnv0"):
+    """Gives each host a self-signed certificate with a key of the type
+    'key_types' maps its name to and a geneve tunnel 'name' pinning the
+    other's certificate; returns {host name: (cert, key)}."""
+    certs = {h.name: self_signed(h, key_types[h.name])
+             for h in (left, right)}
+    for h, peer in ((left, right), (right, left)):
+        peer_copy = h.path("pki", "peer.pem")
+        with open(certs[peer.name][0]) as src, open(peer_copy, "w") as dst:
+            dst.write(src.read())
+        set_global(h, certificate=certs[h.name][0],
+                   private_key=certs[h.name][1])
+        add_tunnel(h, name, "geneve", peer.ipv4, local_ip=h.ipv4,
+                   remote_cert=peer_copy)
+    return certs
+
+
+def test_ecdsa(lsw_hosts, left, right):
+    """ECDSA certificates (ovsec-pki -k ec) on both ends: without
+    authby=ecdsa, pluto 4.10 signs with RSA ("RSA DSS sign function
+    failed") and no IKE SA comes up.  (One end RSA and the other ECDSA
+    does not work with pluto 4.10 whatever authby/leftauth/rightauth say:
+    the ECDSA end refuses the RSA signature.)"""
+    pl, pr = lsw_hosts()
+    peer_cert_pair(left, right, {"left": "ec", "right": "ec"})
+    wait_state([left, right], "gnv0", "CONFIGURED", timeout=30)
+    wait_ike([pl, pr], "gnv0-")
+    for p in (pl, pr):
+        log = p.log_text()
+        assert "sign function failed" not in log, log[-3000:]
+        assert "AUTHENTICATION_FAILED" not in log, log[-3000:]
+
+
 def test_exit_cleanup(lsw_hosts, left, right):
     """ovs-appctl exit (which cleans up): our connections and secrets go; pluto
     keeps running."""

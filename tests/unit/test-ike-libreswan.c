@@ -1448,6 +1448,8 @@ test_nss_sync(void **state)
     char *conf = fx_read(&f, "etc/ipsec.conf");
     assert_non_null(strstr(conf, "ovs_certkey_local"));
     assert_non_null(strstr(conf, "ovs_cert_remote"));
+    /* The test keys are ECDSA. */
+    assert_non_null(strstr(conf, "    authby=ecdsa\n"));
     free(conf);
 
     /* Our certificate rotated (same CN, new key): the entry is replaced,

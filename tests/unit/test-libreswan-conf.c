@@ -428,6 +428,22 @@ test_cert_modes(void **state OVS_UNUSED__)
         "    auto=start\n"
         "\n");
     free(text);
+
+    /* An ECDSA key: pluto 4.10 signs with RSA unless authby= says
+     * ecdsa. */
+    o.local_sig = LIBRESWAN_SIG_ECDSA;
+    text = render(&o, "gre0", 3, conf);
+    assert_non_null(strstr(text, "    leftrsasigkey=%cert\n"
+                                 "    authby=ecdsa\n"
+                                 "    rightca=%same\n"));
+    free(text);
+    tunnel_conf_destroy(conf);
+    conf = make_conf("gre0", "gre", "remote_ip", "192.0.2.2", "psk", "k",
+                     NULL);
+    text = render(&o, "gre0", 3, conf);
+    assert_non_null(strstr(text, "    authby=secret\n"));
+    assert_null(strstr(text, "ecdsa"));
+    free(text);
     tunnel_conf_destroy(conf);
     ds_destroy(&ds);
 }
