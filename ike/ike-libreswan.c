@@ -324,7 +324,9 @@ struct ike_libreswan {
     struct libreswan_nss *nss;      /* NULL until the version is known. */
     char *cert_pem;                 /* Local certificate, re-encoded. */
     struct secret *key_pem;         /* Its private key (file bytes). */
-    char *ca_pem;                   /* First CA certificate. */
+    char **ca_pems;                 /* The CA file's certificates, each
+                                     * re-encoded, in file order. */
+    size_t n_ca_pems;
     char *local_name;               /* CN of 'cert_pem'. */
     enum libreswan_sig local_sig;   /* What the key of 'cert_pem' signs
                                      * with (authby=). */
@@ -340,6 +342,7 @@ static void tunnel_load__(struct ike_libreswan *, struct lsw_tunnel *);
 static void nss_update__(struct ike_libreswan *);
 static void tunnel_apply__(struct ike_libreswan *, const char *name,
                            uint64_t version, const struct tunnel_conf *);
+static void pems_free__(char **pems, size_t n);
 
 static struct ike_libreswan *
 ike_libreswan_cast(const struct ike_backend *up)
@@ -627,12 +630,19 @@ tunnel_nss_error__(const struct ike_libreswan *ls,
     free(nick);
     nick = NULL;
     if (t->auth == TUNNEL_AUTH_CA) {
-        err = (ls->ca_pem
-               ? libreswan_nss_entry_error(ls->nss, LIBRESWAN_NSS_CA_NAME)
-               : "no CA certificate configured");
-        if (err) {
-            msg = xasprintf("NSS database: " LIBRESWAN_NSS_CA_NAME ": %s",
-                            err);
+        if (!ls->n_ca_pems) {
+            msg = xstrdup("NSS database: " LIBRESWAN_NSS_CA_NAME ": no CA "
+                          "certificate configured");
+        }
+        /* All of them: the peer's chain may need any. */
+        for (size_t i = 0; !msg && i < ls->n_ca_pems; i++) {
+            nick = libreswan_nss_ca_name(i);
+            err = libreswan_nss_entry_error(ls->nss, nick);
+            if (err) {
+                msg = xasprintf("NSS database: %s: %s", nick, err);
+            }
+            free(nick);
+            nick = NULL;
         }
     } else if (t->auth == TUNNEL_AUTH_PEER_CERT) {
         nick = xasprintf(LIBRESWAN_NSS_CERT_PREFIX "%s", t->remote_name);
@@ -1770,7 +1780,7 @@ nss_update__(struct ike_libreswan *ls)
 {
     struct libreswan_nss_entry *entries;
     char **nicks;
-    size_t n = 0, max = hmap_count(&ls->tunnels) + 2;
+    size_t n = 0, max = hmap_count(&ls->tunnels) + ls->n_ca_pems + 1;
     struct lsw_tunnel *t;
 
     if (!ls->nss) {
@@ -1787,10 +1797,12 @@ nss_update__(struct ike_libreswan *ls)
             entries[n].trust = "u,u,u";
             n++;
         }
-        if (ls->ca_pem) {
-            nicks[n] = xstrdup(LIBRESWAN_NSS_CA_NAME);
+        /* Every certificate of the CA file (an intermediate and its
+         * root, say) is a trust anchor, as the file says. */
+        for (size_t i = 0; i < ls->n_ca_pems; i++) {
+            nicks[n] = libreswan_nss_ca_name(i);
             entries[n].nickname = nicks[n];
-            entries[n].cert_pem = ls->ca_pem;
+            entries[n].cert_pem = ls->ca_pems[i];
             entries[n].trust = "CT,,";
             n++;
         }
@@ -1910,7 +1922,7 @@ lsw_destroy(struct ike_backend *up)
     libreswan_nss_destroy(ls->nss);
     free(ls->cert_pem);
     secret_destroy(ls->key_pem);
-    free(ls->ca_pem);
+    pems_free__(ls->ca_pems, ls->n_ca_pems);
     free(ls->local_name);
     free(ls->global_error);
     free(ls->ipsec);
@@ -2028,6 +2040,58 @@ lsw_check_tunnel(const struct ike_backend *up, const struct tunnel *t)
     return libreswan_check_tunnel(t->name, t->conf, ls->version);
 }
 
+static void
+pems_free__(char **pems, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(pems[i]);
+    }
+    free(pems);
+}
+
+static bool
+pems_equal__(char **a, size_t n_a, char **b, size_t n_b)
+{
+    if (n_a != n_b) {
+        return false;
+    }
+    for (size_t i = 0; i < n_a; i++) {
+        if (strcmp(a[i], b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads the certificates in file 'path', the value of 'column', and
+ * stores each in PEM form as OpenSSL re-encodes it (nothing else of the
+ * file comes out) in a new array in '*ret_pems', their count in '*ret_n'.
+ * Returns NULL or a new error message naming the column. */
+static char *
+read_certs__(const char *column, const char *path, char ***ret_pems,
+             size_t *ret_n)
+{
+    X509 **certs = NULL;
+    size_t n = 0, size;
+    char *why = NULL;
+    char *msg = NULL;
+
+    *ret_pems = NULL;
+    *ret_n = 0;
+    if (x509_certs_load(path, &certs, &n, &why)) {
+        msg = xasprintf("%s: %s", column, why);
+    } else {
+        *ret_pems = xcalloc(n, sizeof **ret_pems);
+        for (size_t i = 0; i < n; i++) {
+            (*ret_pems)[i] = x509_cert_to_pem(certs[i], &size);
+        }
+        *ret_n = n;
+    }
+    x509_certs_free(certs, n);
+    free(why);
+    return msg;
+}
+
 /* Reads the certificates in file 'path', the value of 'column', and
  * returns the first one in PEM form as OpenSSL re-encodes it in a new
  * string in '*ret' (nothing of the file but that certificate comes out).
@@ -2096,7 +2160,9 @@ static int
 lsw_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_libreswan *ls = ike_libreswan_cast(up);
-    char *cert_pem = NULL, *ca_pem = NULL;
+    char *cert_pem = NULL;
+    char **ca_pems = NULL;
+    size_t n_ca_pems = 0;
     struct secret *key = NULL;
     char *why = NULL;
     struct lsw_tunnel *t;
@@ -2113,8 +2179,8 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
             why = read_key__(g->private_key, &key);
         }
         if (!why && g->ca_cert) {
-            why = read_cert__("Open_vSwitch: other_config:ca_cert",
-                              g->ca_cert, &ca_pem);
+            why = read_certs__("Open_vSwitch: other_config:ca_cert",
+                               g->ca_cert, &ca_pems, &n_ca_pems);
         }
     }
     if (why) {
@@ -2122,9 +2188,11 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
             LOG_WARN("%s", why);
         }
         free(cert_pem);
-        free(ca_pem);
+        pems_free__(ca_pems, n_ca_pems);
         secret_destroy(key);
-        cert_pem = ca_pem = NULL;
+        cert_pem = NULL;
+        ca_pems = NULL;
+        n_ca_pems = 0;
         key = NULL;
     }
 
@@ -2138,16 +2206,18 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
                           || !nullable_string_equal(key ? g->local_name
                                                         : NULL,
                                                     ls->local_name));
-    bool ca_changed = !nullable_string_equal(ca_pem, ls->ca_pem);
+    bool ca_changed = !pems_equal__(ca_pems, n_ca_pems, ls->ca_pems,
+                                    ls->n_ca_pems);
     enum libreswan_sig sig = cert_sig__(cert_pem);
     bool sig_changed = sig != ls->local_sig;
     free(ls->cert_pem);
-    free(ls->ca_pem);
+    pems_free__(ls->ca_pems, ls->n_ca_pems);
     secret_destroy(ls->key_pem);
     free(ls->local_name);
     free(ls->global_error);
     ls->cert_pem = cert_pem;
-    ls->ca_pem = ca_pem;
+    ls->ca_pems = ca_pems;
+    ls->n_ca_pems = n_ca_pems;
     ls->key_pem = key;
     ls->local_name = key ? nullable_xstrdup(g->local_name) : NULL;
     ls->global_error = why;

@@ -197,6 +197,41 @@ libreswan_conn_name_match(const char *conn, const char *ifname,
     return true;
 }
 
+/* ---- NSS nicknames. ---- */
+
+char *
+libreswan_nss_ca_name(size_t i)
+{
+    return (i ? xasprintf(LIBRESWAN_NSS_CA_NAME "_%zu", i + 1)
+              : xstrdup(LIBRESWAN_NSS_CA_NAME));
+}
+
+/* True if "ovs_cert_" + 'name' is a nickname libreswan_nss_ca_name() may
+ * return. */
+static bool
+is_ca_nick__(const char *name)
+{
+    const char *base = LIBRESWAN_NSS_CA_NAME + strlen(
+        LIBRESWAN_NSS_CERT_PREFIX);
+
+    if (!str_starts_with(name, base)) {
+        return false;
+    }
+    name += strlen(base);
+    if (!*name) {
+        return true;
+    }
+    if (*name++ != '_' || !*name) {
+        return false;
+    }
+    for (; *name; name++) {
+        if (!isdigit((unsigned char) *name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- Checks. ---- */
 
 enum option_type {
@@ -528,10 +563,12 @@ libreswan_check_tunnel(const char *ifname, const struct tunnel_conf *conf,
                              ifname, column, CN_EXTRA);
         }
         if (conf->auth == TUNNEL_AUTH_PEER_CERT
-            && !strcmp(conf->remote_name, "cacert")) {
-            return xasprintf("%s: %s: a peer named \"cacert\" would collide "
-                             "with the CA certificate's NSS nickname %s",
-                             ifname, column, LIBRESWAN_NSS_CA_NAME);
+            && is_ca_nick__(conf->remote_name)) {
+            return xasprintf("%s: %s: a peer named \"%s\" would collide "
+                             "with the NSS nicknames of the CA certificates "
+                             "(%s, %s_2, ...)", ifname, column,
+                             conf->remote_name, LIBRESWAN_NSS_CA_NAME,
+                             LIBRESWAN_NSS_CA_NAME);
         }
     }
 

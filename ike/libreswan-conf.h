@@ -77,6 +77,11 @@ bool libreswan_conn_name_match(const char *conn, const char *ifname,
 #define LIBRESWAN_NSS_CERTKEY_PREFIX "ovs_certkey_"  /* + local CN. */
 #define LIBRESWAN_NSS_CA_NAME        "ovs_cert_cacert"
 
+/* Returns a new string, the NSS nickname of certificate 'i' (from 0) of
+ * the CA file: LIBRESWAN_NSS_CA_NAME for the first (upstream's), then
+ * "ovs_cert_cacert_2", "ovs_cert_cacert_3", ...  The caller frees it. */
+char *libreswan_nss_ca_name(size_t i);
+
 /* ---- Checks. ---- */
 
 /* Returns NULL if the Libreswan backend can render tunnel 'ifname' with
@@ -89,7 +94,8 @@ bool libreswan_conn_name_match(const char *conn, const char *ifname,
  *  - in certificate modes, the local and remote names (certificate CNs),
  *    which end up unquoted in leftid=@CN and in NSS nicknames, are 1 to
  *    255 letters, digits and "._-:+=@", and a peer-certificate remote name
- *    is not "cacert" (it would collide with LIBRESWAN_NSS_CA_NAME);
+ *    is not "cacert" nor "cacert_N" (it would collide with the CA
+ *    nicknames of libreswan_nss_ca_name());
  *  - every options:ipsec_KEY is a Libreswan connection key in the
  *    whitelist for 'version' (ike, esp, ikelifetime, salifetime,
  *    ipsec-lifetime, rekey*, dpd*, pfs, ikev2, keyexchange, mtu, ...), not

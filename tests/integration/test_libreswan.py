@@ -344,6 +344,83 @@ def test_ecdsa(lsw_hosts, left, right):
         assert "AUTHENTICATION_FAILED" not in log, log[-3000:]
 
 
+def make_ca_chain(host):
+    """Makes a root CA, an intermediate CA under it, and a certificate for
+    'host' and one for the peer ("left" or "right", whichever 'host' is
+    not) under the intermediate, in HOSTDIR/pki; returns the paths
+    {"root", "inter", "left", "left.key", "right", "right.key"}."""
+    d = host.path("pki")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    p = {k: os.path.join(d, k + ".pem") for k in ("root", "inter", "left",
+                                                    "right")}
+    keys = {k: os.path.join(d, k + ".key") for k in p}
+    ext = os.path.join(d, "ca.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\n"
+                "keyUsage=critical,keyCertSign,cRLSign\n")
+    host.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+              "-keyout", keys["root"], "-out", p["root"], "-days", "30",
+              "-subj", "/CN=ovsec root", "-addext",
+              "basicConstraints=critical,CA:TRUE", "-addext",
+              "keyUsage=critical,keyCertSign,cRLSign"])
+
+    def issue(name, issuer, extfile, cn):
+        csr = os.path.join(d, name + ".csr")
+        host.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+                  "-keyout", keys[name], "-out", csr, "-subj", "/CN=" + cn])
+        host.run(["openssl", "x509", "-req", "-in", csr, "-CA", p[issuer],
+                  "-CAkey", keys[issuer], "-CAcreateserial", "-out",
+                  p[name], "-days", "30", "-extfile", extfile])
+    issue("inter", "root", ext, "ovsec intermediate")
+    for name in ("left", "right"):
+        leaf_ext = os.path.join(d, name + ".ext")
+        with open(leaf_ext, "w") as f:
+            f.write("subjectAltName=DNS:%s\n" % name)
+        issue(name, "inter", leaf_ext, name)
+    return dict(p, **{"left.key": keys["left"], "right.key": keys["right"]})
+
+
+def test_ca_bundle(lsw_hosts, left, right):
+    """CA mode with a CA file holding the root, then the intermediate that
+    signed both ends' certificates: every certificate of the file goes
+    into NSS (ovs_cert_cacert, ovs_cert_cacert_2) and the chain verifies;
+    with the root alone in NSS it would not.  When the file shrinks, the
+    entry of the certificate that left goes."""
+    pl, pr = lsw_hosts()
+    paths = make_ca_chain(left)
+    with open(paths["root"]) as f:
+        root_pem = f.read()
+    with open(paths["inter"]) as f:
+        inter_pem = f.read()
+    for h, peer in ((left, right), (right, left)):
+        bundle = h.path("pki-bundle.pem")
+        with open(bundle, "w") as f:
+            f.write(root_pem + inter_pem)
+        set_global(h, certificate=paths[h.name],
+                   private_key=paths[h.name + ".key"], ca_cert=bundle)
+        add_tunnel(h, "gnv0", "geneve", peer.ipv4, local_ip=h.ipv4,
+                   remote_name=peer.name)
+    wait_state([left, right], "gnv0", "CONFIGURED", timeout=30)
+    for p in (pl, pr):
+        nss = p.nss_list()
+        assert {"ovs_cert_cacert", "ovs_cert_cacert_2"} <= set(nss), nss
+        assert lsw.der_of_pem(p.nss_cert_pem("ovs_cert_cacert")) \
+            == lsw.der_of_pem(root_pem)
+        assert lsw.der_of_pem(p.nss_cert_pem("ovs_cert_cacert_2")) \
+            == lsw.der_of_pem(inter_pem)
+    wait_ike([pl, pr], "gnv0-")
+
+    # The bundle shrinks to the root alone: the intermediate's entry goes.
+    with open(left.path("pki-bundle.pem"), "w") as f:
+        f.write(root_pem)
+    labmod.poll(lambda: "ovs_cert_cacert_2" not in pl.nss_list(), 20,
+                "ovs_cert_cacert_2 to leave left's NSS database")
+    nss = pl.nss_list()
+    assert not isinstance(nss["ovs_cert_cacert"], list), nss
+    assert lsw.der_of_pem(pl.nss_cert_pem("ovs_cert_cacert")) \
+        == lsw.der_of_pem(root_pem)
+
+
 def test_exit_cleanup(lsw_hosts, left, right):
     """ovs-appctl exit (which cleans up): our connections and secrets go; pluto
     keeps running."""

@@ -64,6 +64,10 @@ static struct global_conf *g_self;      /* local.pem + local.key. */
 static struct global_conf *g_self2;     /* local2.pem + local2.key: same CN
                                          * "local", another key. */
 static struct global_conf *g_ca;        /* leaf.pem + leaf.key + ca.pem. */
+static struct global_conf *g_bundle;    /* ileaf.pem + ileaf.key +
+                                         * bundle.pem (inter.pem, an
+                                         * intermediate CA under ca.pem,
+                                         * then ca.pem). */
 static bool have_nss_tools;
 
 /* What the tunnel_done hook saw. */
@@ -641,6 +645,21 @@ group_setup(void **state)
                         NULL));
     X509 *ca = make_cert("ca.pem", "ovs-ca", true, ca_key, NULL, NULL);
     X509_free(make_cert("leaf.pem", "leaf", false, leaf_key, ca, ca_key));
+    EVP_PKEY *inter_key = make_key("inter.key");
+    EVP_PKEY *ileaf_key = make_key("ileaf.key");
+    X509 *inter = make_cert("inter.pem", "ovs-inter", true, inter_key, ca,
+                            ca_key);
+    X509_free(make_cert("ileaf.pem", "ileaf", false, ileaf_key, inter,
+                        inter_key));
+    X509_free(inter);
+    EVP_PKEY_free(inter_key);
+    EVP_PKEY_free(ileaf_key);
+    char *cmd = xasprintf("cat %s/inter.pem %s/ca.pem > %s/bundle.pem",
+                          certdir, certdir, certdir);
+    if (system(cmd)) {
+        return -1;
+    }
+    free(cmd);
     X509_free(ca);
     EVP_PKEY_free(local);
     EVP_PKEY_free(local2);
@@ -655,7 +674,11 @@ group_setup(void **state)
                           "private_key", "local2.key", NULL);
     g_ca = make_global("certificate", "leaf.pem", "private_key", "leaf.key",
                        "ca_cert", "ca.pem", NULL);
-    if (g_self->cert_error || g_self2->cert_error || g_ca->cert_error) {
+    g_bundle = make_global("certificate", "ileaf.pem",
+                           "private_key", "ileaf.key",
+                           "ca_cert", "bundle.pem", NULL);
+    if (g_self->cert_error || g_self2->cert_error || g_ca->cert_error
+        || g_bundle->cert_error) {
         return -1;
     }
     have_nss_tools = (!access("/usr/bin/certutil", X_OK)
@@ -672,6 +695,7 @@ group_teardown(void **state)
     global_conf_destroy(g_self);
     global_conf_destroy(g_self2);
     global_conf_destroy(g_ca);
+    global_conf_destroy(g_bundle);
     return 0;
 }
 
@@ -1521,6 +1545,71 @@ test_nss_ca(void **state)
     fx_done(&f);
 }
 
+/* A CA file with several certificates (an intermediate and its root):
+ * each goes in, under a nickname of its own, and one that leaves the
+ * file leaves NSS. */
+static void
+test_nss_ca_bundle(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    if (!have_nss_tools) {
+        skip();
+    }
+    fx_init(&f, false);
+    nss_init_db(&f);
+    fx_create(&f);
+    assert_int_equal(f.ike->class->set_global(f.ike, g_bundle), 0);
+    apply(&f, "vx0", "vxlan", 1, g_bundle, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_name", "peer", NULL);
+    settle(&f);
+    const struct done *d = last_done("vx0");
+    assert_non_null(d);
+    if (d->error) {
+        fail_msg("vx0 failed: %s", d->why);
+    }
+    char *names = nss_names(&f);
+    assert_string_equal(names,
+                        "ovs_cert_cacert ovs_cert_cacert_2 ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    assert_true(nss_holds(&f, "ovs_cert_cacert_2", "ca.pem"));
+    char *calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert", "CT,,");
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert_2", "CT,,");
+    free(calls);
+
+    /* The bundle shrinks to the intermediate alone: the root goes, the
+     * intermediate stays where it was, nothing is added again. */
+    struct global_conf *g = make_global("certificate", "ileaf.pem",
+                                        "private_key", "ileaf.key",
+                                        "ca_cert", "inter.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g), 0);
+    settle(&f);
+    names = nss_names(&f);
+    assert_string_equal(names, "ovs_cert_cacert ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-D", "ovs_cert_cacert_2");
+    ASSERT_CALLS(calls, 0, "certutil", "-A");
+    ASSERT_CALLS(calls, 0, "--add");
+    free(calls);
+    global_conf_destroy(g);
+
+    /* And grows back. */
+    assert_int_equal(f.ike->class->set_global(f.ike, g_bundle), 0);
+    settle(&f);
+    names = nss_names(&f);
+    assert_string_equal(names,
+                        "ovs_cert_cacert ovs_cert_cacert_2 ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert_2", "ca.pem"));
+    fx_done(&f);
+}
+
 /* Without an NSS database, certificate tunnels fail saying why. */
 static void
 test_nss_missing(void **state)
@@ -1608,6 +1697,7 @@ main(void)
         T(test_root_ipsec_conf),
         T(test_nss_sync),
         T(test_nss_ca),
+        T(test_nss_ca_bundle),
         T(test_nss_missing),
         T(test_nss_parse_list),
     };

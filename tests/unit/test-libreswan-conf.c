@@ -522,10 +522,40 @@ test_check_names(void **state OVS_UNUSED__)
                                            "cacert");
     msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
     assert_string_equal(msg, "gre0: options:remote_cert: a peer named "
-                        "\"cacert\" would collide with the CA certificate's "
-                        "NSS nickname ovs_cert_cacert");
+                        "\"cacert\" would collide with the NSS nicknames "
+                        "of the CA certificates (ovs_cert_cacert, "
+                        "ovs_cert_cacert_2, ...)");
     free(msg);
     tunnel_conf_destroy(c);
+
+    /* The nicknames of a CA bundle's further certificates too, and only
+     * those. */
+    static const struct {
+        const char *name;
+        bool ok;
+    } ca_like[] = {
+        { "cacert_2", false }, { "cacert_17", false }, { "cacert_", true },
+        { "cacert_x", true }, { "cacert2", true }, { "cacerts", true },
+        { "my-cacert", true },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ca_like); i++) {
+        c = make_cert_conf(TUNNEL_GRE, TUNNEL_AUTH_PEER_CERT, "me",
+                           ca_like[i].name);
+        msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
+        if (ca_like[i].ok ? msg != NULL : msg == NULL) {
+            fail_msg("%s: %s", ca_like[i].name, msg ? msg : "accepted");
+        }
+        free(msg);
+        tunnel_conf_destroy(c);
+    }
+
+    /* Those nicknames. */
+    char *nick = libreswan_nss_ca_name(0);
+    assert_string_equal(nick, "ovs_cert_cacert");
+    free(nick);
+    nick = libreswan_nss_ca_name(1);
+    assert_string_equal(nick, "ovs_cert_cacert_2");
+    free(nick);
 
     c = make_cert_conf(TUNNEL_GRE, TUNNEL_AUTH_CA, NULL, "peer");
     msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
