@@ -2036,8 +2036,22 @@ static char *
 lsw_check_tunnel(const struct ike_backend *up, const struct tunnel *t)
 {
     const struct ike_libreswan *ls = ike_libreswan_cast(up);
+    const struct lsw_tunnel *other;
+    char *msg = libreswan_check_tunnel(t->name, t->conf, ls->version);
 
-    return libreswan_check_tunnel(t->name, t->conf, ls->version);
+    /* Against the tunnels applied already: the one that came first keeps
+     * its PSK, this one is refused rather than given the wrong key. */
+    HMAP_FOR_EACH (other, node, &ls->tunnels) {
+        if (msg) {
+            break;
+        }
+        if (other->conf && !other->conf_error
+            && strcmp(other->name, t->name)) {
+            msg = libreswan_psk_conflict(t->name, t->conf, other->name,
+                                         other->conf);
+        }
+    }
+    return msg;
 }
 
 static void

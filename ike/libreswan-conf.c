@@ -769,7 +769,12 @@ libreswan_secrets_tunnel(const char *ifname, const struct tunnel_conf *conf,
         }
     }
 
-    ds_put_format(out, "%%any %s : PSK ", conf->remote_ip);
+    /* pluto picks the PSK whose IDs match the connection's best, and the
+     * IDs of a PSK connection are its addresses: with options:local_ip,
+     * the line names both, so that two tunnels to the same peer from
+     * different local addresses each get their own. */
+    ds_put_format(out, "%s %s : PSK ",
+                  conf->local_ip ? conf->local_ip : "%any", conf->remote_ip);
     if (quotable) {
         ds_put_char(out, '"');
         ds_put_buffer(out, (const char *) psk, size);
@@ -784,6 +789,29 @@ libreswan_secrets_tunnel(const char *ifname, const struct tunnel_conf *conf,
     }
     ds_put_char(out, '\n');
     return NULL;
+}
+
+char *
+libreswan_psk_conflict(const char *ifname, const struct tunnel_conf *conf,
+                       const char *other_ifname,
+                       const struct tunnel_conf *other)
+{
+    if (conf->auth != TUNNEL_AUTH_PSK || other->auth != TUNNEL_AUTH_PSK
+        || conf->af != other->af || strcmp(conf->remote_ip, other->remote_ip)
+        || (conf->local_ip && other->local_ip
+            && strcmp(conf->local_ip, other->local_ip))
+        || secret_equal(conf->psk, other->psk)) {
+        return NULL;
+    }
+    return xasprintf("%s: options:psk: differs from the PSK of tunnel %s to "
+                     "the same remote_ip %s %s; Libreswan selects a PSK by "
+                     "the pair of local and remote addresses, so it would "
+                     "use one PSK for both: give both tunnels the same PSK, "
+                     "or each its own options:local_ip", ifname,
+                     other_ifname, conf->remote_ip,
+                     (conf->local_ip && other->local_ip
+                      ? "from the same local_ip"
+                      : "(one of them without local_ip)"));
 }
 
 /* ---- Drop connections. ---- */

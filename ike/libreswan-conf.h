@@ -181,14 +181,29 @@ char *libreswan_conf_tunnel(const struct libreswan_conf_options *options,
 
 /* Appends the ipsec.secrets line of tunnel 'ifname' (PSK mode only;
  * appends nothing otherwise):
- *   %any REMOTE : PSK "text"        printable ASCII without '"'
- *   %any REMOTE : PSK 0x6869...     anything else, byte for byte
+ *   LOCAL REMOTE : PSK "text"       printable ASCII without '"'
+ *   LOCAL REMOTE : PSK 0x6869...    anything else, byte for byte
+ * where LOCAL is options:local_ip, or %any without it.  pluto selects a
+ * PSK by the connection's pair of IDs, here its addresses: two tunnels
+ * whose lines name the same pair (or one of them %any) cannot have
+ * different PSKs; see libreswan_psk_conflict().
  * Returns NULL, or a new message if the PSK cannot be used (see
  * libreswan_check_tunnel()); the caller frees it.  'out' then holds a
  * secret: clear it with ds_destroy_secure(). */
 char *libreswan_secrets_tunnel(const char *ifname,
                                const struct tunnel_conf *conf,
                                struct ds *out);
+
+/* Returns NULL if PSK tunnels 'ifname' ('conf') and 'other_ifname'
+ * ('other') can have their own PSKs in one ipsec.secrets, otherwise a new
+ * message naming 'ifname', options:psk and the reason; the caller frees
+ * it.  They cannot when they go to the same remote_ip, their local_ip are
+ * equal or either is unset (the lines' IDs overlap: pluto would use one
+ * PSK for both), and the PSKs differ.  Pure. */
+char *libreswan_psk_conflict(const char *ifname,
+                             const struct tunnel_conf *conf,
+                             const char *other_ifname,
+                             const struct tunnel_conf *other);
 
 /* The drop connections for ipsec_skb_mark: packets carrying 'mark' under
  * 'mask' and sent to a gre, geneve (udp 6081) or vxlan (udp 4789) tunnel

@@ -490,6 +490,21 @@ free_tunnel(struct tunnel *t)
     }
 }
 
+/* Builds tunnel 'name' from option pairs ending with NULL; the caller
+ * frees it with free_tunnel(). */
+static struct tunnel *
+make_tunnel(const char *name, const char *type, uint64_t version,
+            const struct global_conf *g, ...)
+{
+    struct tunnel *t;
+    va_list args;
+
+    va_start(args, g);
+    t = make_tunnel_valist(name, type, version, g, args);
+    va_end(args);
+    return t;
+}
+
 /* Builds tunnel 'name' from option pairs ending with NULL ("@x" is the
  * certificate file x), checks and applies it, and frees it: the backend
  * keeps no pointer to it. */
@@ -1178,6 +1193,52 @@ test_secrets(void **state)
     fx_done(&f);
 }
 
+/* A second PSK tunnel whose secrets line would overlap the first's with
+ * another PSK is refused by check_tunnel(), naming options:psk; the
+ * first keeps its key.  With its own local_ip it is accepted. */
+static void
+test_psk_conflict(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    fx_init(&f, false);
+    fx_create(&f);
+    apply(&f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", "key-a", NULL);
+    settle(&f);
+
+    struct tunnel *t = make_tunnel("gre0", "gre", 1, NULL,
+                                   "remote_ip", "192.0.2.2",
+                                   "local_ip", "192.0.2.1",
+                                   "psk", "key-b", NULL);
+    char *msg = f.ike->class->check_tunnel(f.ike, t);
+    assert_non_null(msg);
+    assert_true(str_starts_with(msg, "gre0: options:psk: "));
+    assert_non_null(strstr(msg, "gnv0"));
+    assert_null(strstr(msg, "key-"));
+    free(msg);
+    free_tunnel(t);
+
+    /* Re-checking the first one itself is fine. */
+    t = make_tunnel("gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+                    "local_ip", "192.0.2.1", "psk", "key-a2", NULL);
+    msg = f.ike->class->check_tunnel(f.ike, t);
+    assert_null(msg);
+    free_tunnel(t);
+
+    apply(&f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.11", "psk", "key-b", NULL);
+    settle(&f);
+    char *secrets = fx_read(&f, "etc/ipsec.secrets");
+    assert_non_null(strstr(secrets,
+                           "192.0.2.1 192.0.2.2 : PSK \"key-a\"\n"));
+    assert_non_null(strstr(secrets,
+                           "192.0.2.11 192.0.2.2 : PSK \"key-b\"\n"));
+    free(secrets);
+    fx_done(&f);
+}
+
 /* check_tunnel() refuses ipsec_* options Libreswan does not take. */
 static void
 test_check_tunnel(void **state)
@@ -1692,6 +1753,7 @@ main(void)
         T(test_command_timeout),
         T(test_secrets),
         T(test_check_tunnel),
+        T(test_psk_conflict),
         T(test_query_status),
         T(test_cleanup),
         T(test_root_ipsec_conf),
