@@ -660,6 +660,9 @@ group_setup(void **state)
                         NULL));
     X509 *ca = make_cert("ca.pem", "ovs-ca", true, ca_key, NULL, NULL);
     X509_free(make_cert("leaf.pem", "leaf", false, leaf_key, ca, ca_key));
+    EVP_PKEY *leaf2_key = make_key("leaf2.key");
+    X509_free(make_cert("leaf2.pem", "leaf", false, leaf2_key, ca, ca_key));
+    EVP_PKEY_free(leaf2_key);
     EVP_PKEY *inter_key = make_key("inter.key");
     EVP_PKEY *ileaf_key = make_key("ileaf.key");
     X509 *inter = make_cert("inter.pem", "ovs-inter", true, inter_key, ca,
@@ -1671,6 +1674,79 @@ test_nss_ca_bundle(void **state)
     fx_done(&f);
 }
 
+/* What a change of the global credentials costs, in `ipsec` calls: a
+ * new CA touches NSS only (pluto reads the CA when it verifies a peer);
+ * a new certificate of ours adds again the connections of the
+ * certificate tunnels (pluto reads leftcert when it adds one) and
+ * nothing else; PSK tunnels are never touched. */
+static void
+test_cert_rotation_calls(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    if (!have_nss_tools) {
+        skip();
+    }
+    fx_init(&f, false);
+    nss_init_db(&f);
+    fx_create(&f);
+    assert_int_equal(f.ike->class->set_global(f.ike, g_ca), 0);
+    apply(&f, "vx0", "vxlan", 1, g_ca, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_name", "peer", NULL);
+    apply(&f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.3",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    settle(&f);
+    fx_status(&f, "vx0-out-1+ESP vx0-in-1 gre0-1+ESP");
+    assert_int_equal(f.ike->class->reconcile(f.ike), 0);
+    settle(&f);
+    assert_int_equal(last_done("vx0")->error, 0);
+    assert_int_equal(last_done("gre0")->error, 0);
+    char *calls = calls_take(&f);
+    ASSERT_CALLS(calls, 3, "--add");
+    free(calls);
+
+    /* The CA file changes (now the intermediate and the root): NSS
+     * only. */
+    struct global_conf *g = make_global("certificate", "leaf.pem",
+                                        "private_key", "leaf.key",
+                                        "ca_cert", "bundle.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g), 0);
+    settle(&f);
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert");
+    ASSERT_CALLS(calls, 0, "--add");
+    ASSERT_CALLS(calls, 0, "--delete");
+    ASSERT_CALLS(calls, 0, "--rereadsecrets");
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    free(calls);
+
+    /* Our certificate changes (another key, the same CN): the CA-mode
+     * tunnel's two connections are added again, once each, after NSS
+     * holds the new certificate; the PSK tunnel is left alone. */
+    struct global_conf *g2 = make_global("certificate", "leaf2.pem",
+                                         "private_key", "leaf2.key",
+                                         "ca_cert", "bundle.pem", NULL);
+    assert_null(g2->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g2), 0);
+    settle(&f);
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "--add", "vx0-in-1");
+    ASSERT_CALLS(calls, 1, "--add", "vx0-out-1");
+    ASSERT_CALLS(calls, 2, "--add");
+    ASSERT_CALLS(calls, 0, "gre0-1");
+    ASSERT_CALLS(calls, 0, "--rereadsecrets");
+    assert_true(call_index(calls, "--add", NULL)
+                > call_index(calls, "pk12util", NULL));
+    free(calls);
+    assert_true(nss_holds(&f, "ovs_certkey_leaf", "leaf2.pem"));
+    assert_int_equal(last_done("vx0")->error, 0);
+    global_conf_destroy(g);
+    global_conf_destroy(g2);
+    fx_done(&f);
+}
+
 /* Without an NSS database, certificate tunnels fail saying why. */
 static void
 test_nss_missing(void **state)
@@ -1760,6 +1836,7 @@ main(void)
         T(test_nss_sync),
         T(test_nss_ca),
         T(test_nss_ca_bundle),
+        T(test_cert_rotation_calls),
         T(test_nss_missing),
         T(test_nss_parse_list),
     };
