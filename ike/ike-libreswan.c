@@ -72,10 +72,14 @@
  * for PSK, whose secrets line is unchanged) is adopted as it is: adding it
  * again would tear its SAs down.
  *
- * pluto reads a certificate from NSS when a connection is added, so a
- * change of our certificate, key or CA adds the certificate tunnels'
+ * pluto reads our certificate from NSS when a connection is added, so a
+ * change of our certificate or key adds the certificate tunnels'
  * connections again once NSS holds the new ones, which restarts their SAs
- * (a changed peer certificate is a new version of its tunnel anyway).
+ * (a changed peer certificate is a new version of its tunnel anyway); a
+ * change of the CA file only changes NSS, where pluto looks the CA up
+ * when it verifies a peer.  Known gap: a certificate changed while we
+ * were not running is put in NSS, but the connections an earlier
+ * instance left in pluto are adopted and keep the old one.
  *
  * The ipsec_skb_mark drop connections (upstream's "prevent_unencrypted_*")
  * are not loaded: the monitor installs XFRM drop policies for the mark
