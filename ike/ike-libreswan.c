@@ -72,10 +72,14 @@
  * for PSK, whose secrets line is unchanged) is adopted as it is: adding it
  * again would tear its SAs down.
  *
- * pluto reads a certificate from NSS when a connection is added, so a
- * change of our certificate, key or CA adds the certificate tunnels'
+ * pluto reads our certificate from NSS when a connection is added, so a
+ * change of our certificate or key adds the certificate tunnels'
  * connections again once NSS holds the new ones, which restarts their SAs
- * (a changed peer certificate is a new version of its tunnel anyway).
+ * (a changed peer certificate is a new version of its tunnel anyway); a
+ * change of the CA file only changes NSS, where pluto looks the CA up
+ * when it verifies a peer.  Known gap: a certificate changed while we
+ * were not running is put in NSS, but the connections an earlier
+ * instance left in pluto are adopted and keep the old one.
  *
  * The ipsec_skb_mark drop connections (upstream's "prevent_unencrypted_*")
  * are not loaded: the monitor installs XFRM drop policies for the mark
@@ -87,6 +91,8 @@
  * Hooks are called from run() only.
  */
 #include "config.h"
+/* Only OpenSSL 3 interfaces: older deprecated ones are not declared. */
+#define OPENSSL_API_COMPAT 30000
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -100,6 +106,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include "ds.h"
 #include "fingerprint.h"
 #include "global-conf.h"
@@ -192,6 +200,9 @@ struct lsw_tunnel {
     char *remote_name;              /* Certificate modes: peer CN. */
     char *remote_cert_pem;          /* TUNNEL_AUTH_PEER_CERT: the peer's
                                      * certificate, re-encoded. */
+    struct tunnel_conf *conf;       /* Copy of the conf last applied: a
+                                     * change of our key type renders the
+                                     * connections anew from it. */
     bool initiator;                 /* We negotiate for the tunnel. */
     char *conn_text;                /* Its ipsec.conf sections. */
     struct secret *secrets_line;    /* Its ipsec.secrets line (PSK). */
@@ -318,8 +329,12 @@ struct ike_libreswan {
     struct libreswan_nss *nss;      /* NULL until the version is known. */
     char *cert_pem;                 /* Local certificate, re-encoded. */
     struct secret *key_pem;         /* Its private key (file bytes). */
-    char *ca_pem;                   /* First CA certificate. */
+    char **ca_pems;                 /* The CA file's certificates, each
+                                     * re-encoded, in file order. */
+    size_t n_ca_pems;
     char *local_name;               /* CN of 'cert_pem'. */
+    enum libreswan_sig local_sig;   /* What the key of 'cert_pem' signs
+                                     * with (authby=). */
     char *global_error;             /* Why there are no credentials. */
     uint64_t nss_gen;               /* Generation of the wanted set. */
 
@@ -330,6 +345,9 @@ static void job_queue__(struct ike_libreswan *, struct lsw_job *);
 static void status_request__(struct ike_libreswan *);
 static void tunnel_load__(struct ike_libreswan *, struct lsw_tunnel *);
 static void nss_update__(struct ike_libreswan *);
+static void tunnel_apply__(struct ike_libreswan *, const char *name,
+                           uint64_t version, const struct tunnel_conf *);
+static void pems_free__(char **pems, size_t n);
 
 static struct ike_libreswan *
 ike_libreswan_cast(const struct ike_backend *up)
@@ -495,6 +513,7 @@ tunnel_destroy__(struct lsw_tunnel *t)
         free(t->remote_ip);
         free(t->remote_name);
         free(t->remote_cert_pem);
+        tunnel_conf_destroy(t->conf);
         free(t->conn_text);
         secret_destroy(t->secrets_line);
         free(t->conf_error);
@@ -616,12 +635,19 @@ tunnel_nss_error__(const struct ike_libreswan *ls,
     free(nick);
     nick = NULL;
     if (t->auth == TUNNEL_AUTH_CA) {
-        err = (ls->ca_pem
-               ? libreswan_nss_entry_error(ls->nss, LIBRESWAN_NSS_CA_NAME)
-               : "no CA certificate configured");
-        if (err) {
-            msg = xasprintf("NSS database: " LIBRESWAN_NSS_CA_NAME ": %s",
-                            err);
+        if (!ls->n_ca_pems) {
+            msg = xstrdup("NSS database: " LIBRESWAN_NSS_CA_NAME ": no CA "
+                          "certificate configured");
+        }
+        /* All of them: the peer's chain may need any. */
+        for (size_t i = 0; !msg && i < ls->n_ca_pems; i++) {
+            nick = libreswan_nss_ca_name(i);
+            err = libreswan_nss_entry_error(ls->nss, nick);
+            if (err) {
+                msg = xasprintf("NSS database: %s: %s", nick, err);
+            }
+            free(nick);
+            nick = NULL;
         }
     } else if (t->auth == TUNNEL_AUTH_PEER_CERT) {
         nick = xasprintf(LIBRESWAN_NSS_CERT_PREFIX "%s", t->remote_name);
@@ -866,6 +892,7 @@ conf_options__(const struct ike_libreswan *ls, bool initiator)
     struct libreswan_conf_options o = {
         .version = ls->version,
         .use_default_crypto = ls->opts.use_default_crypto,
+        .local_sig = ls->local_sig,
         .own_root_conf = ls->own_root_conf,
         /* What pluto does with them on its own, after a restart: the
          * initiator's start, the other end's wait. */
@@ -1757,7 +1784,7 @@ nss_update__(struct ike_libreswan *ls)
 {
     struct libreswan_nss_entry *entries;
     char **nicks;
-    size_t n = 0, max = hmap_count(&ls->tunnels) + 2;
+    size_t n = 0, max = hmap_count(&ls->tunnels) + ls->n_ca_pems + 1;
     struct lsw_tunnel *t;
 
     if (!ls->nss) {
@@ -1774,10 +1801,12 @@ nss_update__(struct ike_libreswan *ls)
             entries[n].trust = "u,u,u";
             n++;
         }
-        if (ls->ca_pem) {
-            nicks[n] = xstrdup(LIBRESWAN_NSS_CA_NAME);
+        /* Every certificate of the CA file (an intermediate and its
+         * root, say) is a trust anchor, as the file says. */
+        for (size_t i = 0; i < ls->n_ca_pems; i++) {
+            nicks[n] = libreswan_nss_ca_name(i);
             entries[n].nickname = nicks[n];
-            entries[n].cert_pem = ls->ca_pem;
+            entries[n].cert_pem = ls->ca_pems[i];
             entries[n].trust = "CT,,";
             n++;
         }
@@ -1897,7 +1926,7 @@ lsw_destroy(struct ike_backend *up)
     libreswan_nss_destroy(ls->nss);
     free(ls->cert_pem);
     secret_destroy(ls->key_pem);
-    free(ls->ca_pem);
+    pems_free__(ls->ca_pems, ls->n_ca_pems);
     free(ls->local_name);
     free(ls->global_error);
     free(ls->ipsec);
@@ -2011,8 +2040,74 @@ static char *
 lsw_check_tunnel(const struct ike_backend *up, const struct tunnel *t)
 {
     const struct ike_libreswan *ls = ike_libreswan_cast(up);
+    const struct lsw_tunnel *other;
+    char *msg = libreswan_check_tunnel(t->name, t->conf, ls->version);
 
-    return libreswan_check_tunnel(t->name, t->conf, ls->version);
+    /* Against the tunnels applied already: the one that came first keeps
+     * its PSK, this one is refused rather than given the wrong key. */
+    HMAP_FOR_EACH (other, node, &ls->tunnels) {
+        if (msg) {
+            break;
+        }
+        if (other->conf && !other->conf_error
+            && strcmp(other->name, t->name)) {
+            msg = libreswan_psk_conflict(t->name, t->conf, other->name,
+                                         other->conf);
+        }
+    }
+    return msg;
+}
+
+static void
+pems_free__(char **pems, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(pems[i]);
+    }
+    free(pems);
+}
+
+static bool
+pems_equal__(char **a, size_t n_a, char **b, size_t n_b)
+{
+    if (n_a != n_b) {
+        return false;
+    }
+    for (size_t i = 0; i < n_a; i++) {
+        if (strcmp(a[i], b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads the certificates in file 'path', the value of 'column', and
+ * stores each in PEM form as OpenSSL re-encodes it (nothing else of the
+ * file comes out) in a new array in '*ret_pems', their count in '*ret_n'.
+ * Returns NULL or a new error message naming the column. */
+static char *
+read_certs__(const char *column, const char *path, char ***ret_pems,
+             size_t *ret_n)
+{
+    X509 **certs = NULL;
+    size_t n = 0, size;
+    char *why = NULL;
+    char *msg = NULL;
+
+    *ret_pems = NULL;
+    *ret_n = 0;
+    if (x509_certs_load(path, &certs, &n, &why)) {
+        msg = xasprintf("%s: %s", column, why);
+    } else {
+        *ret_pems = xcalloc(n, sizeof **ret_pems);
+        for (size_t i = 0; i < n; i++) {
+            (*ret_pems)[i] = x509_cert_to_pem(certs[i], &size);
+        }
+        *ret_n = n;
+    }
+    x509_certs_free(certs, n);
+    free(why);
+    return msg;
 }
 
 /* Reads the certificates in file 'path', the value of 'column', and
@@ -2059,11 +2154,33 @@ read_key__(const char *path, struct secret **ret)
     return NULL;
 }
 
+/* What the key of the certificate in 'pem' signs with. */
+static enum libreswan_sig
+cert_sig__(const char *pem)
+{
+    enum libreswan_sig sig = LIBRESWAN_SIG_RSA;
+    X509 *cert = NULL;
+    char *why = NULL;
+
+    if (pem && !x509_cert_from_pem(pem, strlen(pem), "certificate", &cert,
+                                   &why)) {
+        const EVP_PKEY *key = X509_get0_pubkey(cert);
+        if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+            sig = LIBRESWAN_SIG_ECDSA;
+        }
+    }
+    X509_free(cert);
+    free(why);
+    return sig;
+}
+
 static int
 lsw_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_libreswan *ls = ike_libreswan_cast(up);
-    char *cert_pem = NULL, *ca_pem = NULL;
+    char *cert_pem = NULL;
+    char **ca_pems = NULL;
+    size_t n_ca_pems = 0;
     struct secret *key = NULL;
     char *why = NULL;
     struct lsw_tunnel *t;
@@ -2080,8 +2197,8 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
             why = read_key__(g->private_key, &key);
         }
         if (!why && g->ca_cert) {
-            why = read_cert__("Open_vSwitch: other_config:ca_cert",
-                              g->ca_cert, &ca_pem);
+            why = read_certs__("Open_vSwitch: other_config:ca_cert",
+                               g->ca_cert, &ca_pems, &n_ca_pems);
         }
     }
     if (why) {
@@ -2089,39 +2206,62 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
             LOG_WARN("%s", why);
         }
         free(cert_pem);
-        free(ca_pem);
+        pems_free__(ca_pems, n_ca_pems);
         secret_destroy(key);
-        cert_pem = ca_pem = NULL;
+        cert_pem = NULL;
+        ca_pems = NULL;
+        n_ca_pems = 0;
         key = NULL;
     }
 
-    bool changed = (!nullable_string_equal(cert_pem, ls->cert_pem)
-                    || !nullable_string_equal(ca_pem, ls->ca_pem)
-                    || !secret_equal(key, ls->key_pem)
-                    || !nullable_string_equal(key ? g->local_name : NULL,
-                                              ls->local_name));
+    /* What changed decides what is loaded again: pluto reads our
+     * certificate (and finds its key) when a connection is added, so a
+     * new certificate or key needs the certificate tunnels added again;
+     * the CA is only looked up in NSS when a peer's certificate is
+     * verified, so a new CA needs NSS alone. */
+    bool local_changed = (!nullable_string_equal(cert_pem, ls->cert_pem)
+                          || !secret_equal(key, ls->key_pem)
+                          || !nullable_string_equal(key ? g->local_name
+                                                        : NULL,
+                                                    ls->local_name));
+    bool ca_changed = !pems_equal__(ca_pems, n_ca_pems, ls->ca_pems,
+                                    ls->n_ca_pems);
+    enum libreswan_sig sig = cert_sig__(cert_pem);
+    bool sig_changed = sig != ls->local_sig;
     free(ls->cert_pem);
-    free(ls->ca_pem);
+    pems_free__(ls->ca_pems, ls->n_ca_pems);
     secret_destroy(ls->key_pem);
     free(ls->local_name);
     free(ls->global_error);
     ls->cert_pem = cert_pem;
-    ls->ca_pem = ca_pem;
+    ls->ca_pems = ca_pems;
+    ls->n_ca_pems = n_ca_pems;
     ls->key_pem = key;
     ls->local_name = key ? nullable_xstrdup(g->local_name) : NULL;
     ls->global_error = why;
+    ls->local_sig = sig;
 
-    if (changed) {
+    if (local_changed || ca_changed) {
         nss_update__(ls);
-        /* pluto reads a certificate from NSS when a connection is added:
-         * the certificate tunnels are added again once NSS holds the new
-         * ones. */
-        HMAP_FOR_EACH (t, node, &ls->tunnels) {
-            if (t->auth != TUNNEL_AUTH_PSK
-                && (t->loaded || t->load != LOAD_IDLE)) {
-                t->nss_gen = ls->nss_gen;
-                tunnel_reload__(ls, t, true);
-            }
+    }
+    HMAP_FOR_EACH (t, node, &ls->tunnels) {
+        if (t->auth == TUNNEL_AUTH_PSK || !(t->loaded
+                                            || t->load != LOAD_IDLE)) {
+            /* PSK tunnels use none of it; failed ones are retried by the
+             * monitor. */
+            continue;
+        }
+        if (sig_changed && t->conf) {
+            /* authby= follows our key. */
+            tunnel_apply__(ls, t->name, t->version, t->conf);
+        }
+        if (local_changed) {
+            /* Added again once NSS holds the new certificate. */
+            t->nss_gen = ls->nss_gen;
+            tunnel_reload__(ls, t, true);
+        } else if (ca_changed && t->load == LOAD_WAIT) {
+            /* Not added yet: wait for the new CA. */
+            t->nss_gen = ls->nss_gen;
         }
     }
     return why ? -EINVAL : 0;
@@ -2190,37 +2330,61 @@ old_version__(const struct ike_libreswan *ls, const char *ifname,
     return found;
 }
 
-static int
-lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
+/* Returns a new copy of 'c'; the caller frees it with
+ * tunnel_conf_destroy(). */
+static struct tunnel_conf *
+conf_clone__(const struct tunnel_conf *c)
 {
-    struct ike_libreswan *ls = ike_libreswan_cast(up);
-    const struct tunnel_conf *c = tun->conf;
+    struct tunnel_conf *copy = xzalloc(sizeof *copy);
+
+    copy->type = c->type;
+    copy->af = c->af;
+    copy->local_ip = nullable_xstrdup(c->local_ip);
+    copy->remote_ip = nullable_xstrdup(c->remote_ip);
+    copy->auth = c->auth;
+    copy->psk = c->psk ? secret_clone(c->psk) : NULL;
+    copy->remote_cert = nullable_xstrdup(c->remote_cert);
+    copy->remote_name = nullable_xstrdup(c->remote_name);
+    copy->certificate = nullable_xstrdup(c->certificate);
+    copy->private_key = nullable_xstrdup(c->private_key);
+    copy->ca_cert = nullable_xstrdup(c->ca_cert);
+    copy->local_name = nullable_xstrdup(c->local_name);
+    memcpy(copy->remote_cert_digest, c->remote_cert_digest,
+           sizeof copy->remote_cert_digest);
+    smap_clone(&copy->ipsec_options, &c->ipsec_options);
+    return copy;
+}
+
+/* Renders tunnel 'name' at 'version' with 'c' and starts loading it (see
+ * lsw_tunnel_apply()). */
+static void
+tunnel_apply__(struct ike_libreswan *ls, const char *name, uint64_t version,
+               const struct tunnel_conf *c)
+{
     char *names[2] = { NULL, NULL };
     struct ds text = DS_EMPTY_INITIALIZER;
     struct ds line = DS_EMPTY_INITIALIZER;
     char *remote_cert_pem = NULL;
+    struct tunnel_conf *conf_copy = conf_clone__(c);
     struct lsw_tunnel *t;
     size_t n_names;
 
-    if (!c) {
-        return -EINVAL;
-    }
-    if (ls->cleaning) {
-        return -ECANCELED;
-    }
-    t = tunnel_find__(ls, tun->name);
+    /* 'c' may be the copy 't' holds, replaced below. */
+    c = conf_copy;
+
+    t = tunnel_find__(ls, name);
     if (!t) {
         t = xzalloc(sizeof *t);
-        t->name = xstrdup(tun->name);
+        t->name = xstrdup(name);
         hmap_insert(&ls->tunnels, &t->node, hash_string(t->name, 0));
     }
 
     bool initiator = is_initiator__(c);
     struct libreswan_conf_options o = conf_options__(ls, initiator);
-    char *conf_error = libreswan_conf_tunnel(&o, tun->name, tun->version, c,
+    char *conf_error = libreswan_conf_tunnel(&o, name, version, c,
                                              &text);
     if (!conf_error && c->auth == TUNNEL_AUTH_PSK) {
-        conf_error = libreswan_secrets_tunnel(tun->name, c, &line);
+        conf_error = libreswan_secrets_tunnel(name, c, &line);
     }
     if (!conf_error && c->auth == TUNNEL_AUTH_PEER_CERT) {
         conf_error = read_cert__("options:remote_cert", c->remote_cert,
@@ -2231,15 +2395,15 @@ lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
      * monitor counts versions from 1 again): keep its names, so that the
      * connections can be adopted (conn_adoptable__() still compares the
      * definitions); a changed definition replaces the one of that name. */
-    uint64_t conn_version = tun->version;
+    uint64_t conn_version = version;
     if (!t->conn_text && !conf_error
-        && old_version__(ls, tun->name, &conn_version)
-        && conn_version != tun->version) {
+        && old_version__(ls, name, &conn_version)
+        && conn_version != version) {
         ds_clear(&text);
-        conf_error = libreswan_conf_tunnel(&o, tun->name, conn_version, c,
+        conf_error = libreswan_conf_tunnel(&o, name, conn_version, c,
                                            &text);
     }
-    n_names = libreswan_conn_names(tun->name, c->type, conn_version, names);
+    n_names = libreswan_conn_names(name, c->type, conn_version, names);
 
     /* The same definitions as before (the monitor retrying a failed
      * tunnel): the connections pluto holds stay as they are.  Otherwise
@@ -2263,7 +2427,7 @@ lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
             struct lsw_conn *nc = &t->conns[i];
             nc->name = names[i];
             names[i] = NULL;
-            libreswan_conn_name_match(nc->name, tun->name, &nc->kind, NULL);
+            libreswan_conn_name_match(nc->name, name, &nc->kind, NULL);
             nc->next_up = LLONG_MAX;
             nc->last_up_at = LLONG_MIN;
             nc->retry_delay = RETRY_MIN_MS;
@@ -2288,7 +2452,9 @@ lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
     free(t->remote_ip);
     free(t->remote_name);
     free(t->remote_cert_pem);
-    t->version = tun->version;
+    tunnel_conf_destroy(t->conf);
+    t->conf = conf_copy;
+    t->version = version;
     t->type = c->type;
     t->auth = c->auth;
     t->remote_ip = xstrdup(c->remote_ip);
@@ -2308,6 +2474,20 @@ lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
     }
     t->nss_gen = ls->nss_gen;
     tunnel_load__(ls, t);
+}
+
+static int
+lsw_tunnel_apply(struct ike_backend *up, const struct tunnel *tun)
+{
+    struct ike_libreswan *ls = ike_libreswan_cast(up);
+
+    if (!tun->conf) {
+        return -EINVAL;
+    }
+    if (ls->cleaning) {
+        return -ECANCELED;
+    }
+    tunnel_apply__(ls, tun->name, tun->version, tun->conf);
     return 0;
 }
 

@@ -197,6 +197,41 @@ libreswan_conn_name_match(const char *conn, const char *ifname,
     return true;
 }
 
+/* ---- NSS nicknames. ---- */
+
+char *
+libreswan_nss_ca_name(size_t i)
+{
+    return (i ? xasprintf(LIBRESWAN_NSS_CA_NAME "_%zu", i + 1)
+              : xstrdup(LIBRESWAN_NSS_CA_NAME));
+}
+
+/* True if "ovs_cert_" + 'name' is a nickname libreswan_nss_ca_name() may
+ * return. */
+static bool
+is_ca_nick__(const char *name)
+{
+    const char *base = LIBRESWAN_NSS_CA_NAME + strlen(
+        LIBRESWAN_NSS_CERT_PREFIX);
+
+    if (!str_starts_with(name, base)) {
+        return false;
+    }
+    name += strlen(base);
+    if (!*name) {
+        return true;
+    }
+    if (*name++ != '_' || !*name) {
+        return false;
+    }
+    for (; *name; name++) {
+        if (!isdigit((unsigned char) *name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- Checks. ---- */
 
 enum option_type {
@@ -528,10 +563,12 @@ libreswan_check_tunnel(const char *ifname, const struct tunnel_conf *conf,
                              ifname, column, CN_EXTRA);
         }
         if (conf->auth == TUNNEL_AUTH_PEER_CERT
-            && !strcmp(conf->remote_name, "cacert")) {
-            return xasprintf("%s: %s: a peer named \"cacert\" would collide "
-                             "with the CA certificate's NSS nickname %s",
-                             ifname, column, LIBRESWAN_NSS_CA_NAME);
+            && is_ca_nick__(conf->remote_name)) {
+            return xasprintf("%s: %s: a peer named \"%s\" would collide "
+                             "with the NSS nicknames of the CA certificates "
+                             "(%s, %s_2, ...)", ifname, column,
+                             conf->remote_name, LIBRESWAN_NSS_CA_NAME,
+                             LIBRESWAN_NSS_CA_NAME);
         }
     }
 
@@ -642,6 +679,9 @@ put_conn__(const struct libreswan_conf_options *options, const char *ifname,
         ds_put_format(out, "    leftcert=\"" LIBRESWAN_NSS_CERTKEY_PREFIX
                       "%s\"\n", conf->local_name);
         ds_put_cstr(out, "    leftrsasigkey=%cert\n");
+        if (options->local_sig == LIBRESWAN_SIG_ECDSA) {
+            ds_put_cstr(out, "    authby=ecdsa\n");
+        }
         if (conf->auth == TUNNEL_AUTH_PEER_CERT) {
             ds_put_format(out, "    rightcert=\"" LIBRESWAN_NSS_CERT_PREFIX
                           "%s\"\n", conf->remote_name);
@@ -729,7 +769,12 @@ libreswan_secrets_tunnel(const char *ifname, const struct tunnel_conf *conf,
         }
     }
 
-    ds_put_format(out, "%%any %s : PSK ", conf->remote_ip);
+    /* pluto picks the PSK whose IDs match the connection's best, and the
+     * IDs of a PSK connection are its addresses: with options:local_ip,
+     * the line names both, so that two tunnels to the same peer from
+     * different local addresses each get their own. */
+    ds_put_format(out, "%s %s : PSK ",
+                  conf->local_ip ? conf->local_ip : "%any", conf->remote_ip);
     if (quotable) {
         ds_put_char(out, '"');
         ds_put_buffer(out, (const char *) psk, size);
@@ -744,6 +789,29 @@ libreswan_secrets_tunnel(const char *ifname, const struct tunnel_conf *conf,
     }
     ds_put_char(out, '\n');
     return NULL;
+}
+
+char *
+libreswan_psk_conflict(const char *ifname, const struct tunnel_conf *conf,
+                       const char *other_ifname,
+                       const struct tunnel_conf *other)
+{
+    if (conf->auth != TUNNEL_AUTH_PSK || other->auth != TUNNEL_AUTH_PSK
+        || conf->af != other->af || strcmp(conf->remote_ip, other->remote_ip)
+        || (conf->local_ip && other->local_ip
+            && strcmp(conf->local_ip, other->local_ip))
+        || secret_equal(conf->psk, other->psk)) {
+        return NULL;
+    }
+    return xasprintf("%s: options:psk: differs from the PSK of tunnel %s to "
+                     "the same remote_ip %s %s; Libreswan selects a PSK by "
+                     "the pair of local and remote addresses, so it would "
+                     "use one PSK for both: give both tunnels the same PSK, "
+                     "or each its own options:local_ip", ifname,
+                     other_ifname, conf->remote_ip,
+                     (conf->local_ip && other->local_ip
+                      ? "from the same local_ip"
+                      : "(one of them without local_ip)"));
 }
 
 /* ---- Drop connections. ---- */

@@ -77,6 +77,11 @@ bool libreswan_conn_name_match(const char *conn, const char *ifname,
 #define LIBRESWAN_NSS_CERTKEY_PREFIX "ovs_certkey_"  /* + local CN. */
 #define LIBRESWAN_NSS_CA_NAME        "ovs_cert_cacert"
 
+/* Returns a new string, the NSS nickname of certificate 'i' (from 0) of
+ * the CA file: LIBRESWAN_NSS_CA_NAME for the first (upstream's), then
+ * "ovs_cert_cacert_2", "ovs_cert_cacert_3", ...  The caller frees it. */
+char *libreswan_nss_ca_name(size_t i);
+
 /* ---- Checks. ---- */
 
 /* Returns NULL if the Libreswan backend can render tunnel 'ifname' with
@@ -89,7 +94,8 @@ bool libreswan_conn_name_match(const char *conn, const char *ifname,
  *  - in certificate modes, the local and remote names (certificate CNs),
  *    which end up unquoted in leftid=@CN and in NSS nicknames, are 1 to
  *    255 letters, digits and "._-:+=@", and a peer-certificate remote name
- *    is not "cacert" (it would collide with LIBRESWAN_NSS_CA_NAME);
+ *    is not "cacert" nor "cacert_N" (it would collide with the CA
+ *    nicknames of libreswan_nss_ca_name());
  *  - every options:ipsec_KEY is a Libreswan connection key in the
  *    whitelist for 'version' (ike, esp, ikelifetime, salifetime,
  *    ipsec-lifetime, rekey*, dpd*, pfs, ikev2, keyexchange, mtu, ...), not
@@ -125,8 +131,22 @@ enum libreswan_auto {
     LIBRESWAN_AUTO_N
 };
 
+/* What the key of our certificate signs with.  pluto 4.x signs with RSA
+ * whenever authby= allows rsasig (its default is "rsasig,ecdsa"), and
+ * fails with an ECDSA key ("RSA DSS sign function failed"): a connection
+ * with an ECDSA key must say authby=ecdsa.  Then pluto 4.10 also
+ * refuses an RSA peer's signature ("peer authentication requires policy
+ * RSASIG", whatever authby=, leftauth= and rightauth= say): both ends
+ * need keys of the same type. */
+enum libreswan_sig {
+    LIBRESWAN_SIG_RSA,          /* RSA, or not known: pluto's default. */
+    LIBRESWAN_SIG_ECDSA,        /* ECDSA: authby=ecdsa. */
+    LIBRESWAN_SIG_N
+};
+
 struct libreswan_conf_options {
     enum libreswan_version version; /* Keyword dialect. */
+    enum libreswan_sig local_sig;   /* Certificate modes: our key. */
     bool use_default_crypto;    /* No ike=, esp=: system crypto policy. */
 
     /* True if the file is pluto's root ipsec.conf (no --root-ipsec-conf):
@@ -149,7 +169,8 @@ void libreswan_conf_header(const struct libreswan_conf_options *options,
 
 /* Appends the connections of tunnel 'ifname' at 'version' with 'conf' to
  * 'out': left/right, authentication (authby=secret, or leftcert=
- * "ovs_certkey_LOCALCN" with rightcert="ovs_cert_REMOTECN" or rightca),
+ * "ovs_certkey_LOCALCN" with rightcert="ovs_cert_REMOTECN" or rightca,
+ * and authby=ecdsa if 'options->local_sig' says so),
  * leftprotoport/rightprotoport, hostaddrfamily/clientaddrfamily=ipv6 for
  * IPv6, and the tunnel's ipsec_* options.  Returns NULL on success, or (if
  * libreswan_check_tunnel() fails) the new message it returns, appending
@@ -160,14 +181,29 @@ char *libreswan_conf_tunnel(const struct libreswan_conf_options *options,
 
 /* Appends the ipsec.secrets line of tunnel 'ifname' (PSK mode only;
  * appends nothing otherwise):
- *   %any REMOTE : PSK "text"        printable ASCII without '"'
- *   %any REMOTE : PSK 0x6869...     anything else, byte for byte
+ *   LOCAL REMOTE : PSK "text"       printable ASCII without '"'
+ *   LOCAL REMOTE : PSK 0x6869...    anything else, byte for byte
+ * where LOCAL is options:local_ip, or %any without it.  pluto selects a
+ * PSK by the connection's pair of IDs, here its addresses: two tunnels
+ * whose lines name the same pair (or one of them %any) cannot have
+ * different PSKs; see libreswan_psk_conflict().
  * Returns NULL, or a new message if the PSK cannot be used (see
  * libreswan_check_tunnel()); the caller frees it.  'out' then holds a
  * secret: clear it with ds_destroy_secure(). */
 char *libreswan_secrets_tunnel(const char *ifname,
                                const struct tunnel_conf *conf,
                                struct ds *out);
+
+/* Returns NULL if PSK tunnels 'ifname' ('conf') and 'other_ifname'
+ * ('other') can have their own PSKs in one ipsec.secrets, otherwise a new
+ * message naming 'ifname', options:psk and the reason; the caller frees
+ * it.  They cannot when they go to the same remote_ip, their local_ip are
+ * equal or either is unset (the lines' IDs overlap: pluto would use one
+ * PSK for both), and the PSKs differ.  Pure. */
+char *libreswan_psk_conflict(const char *ifname,
+                             const struct tunnel_conf *conf,
+                             const char *other_ifname,
+                             const struct tunnel_conf *other);
 
 /* The drop connections for ipsec_skb_mark: packets carrying 'mark' under
  * 'mask' and sent to a gre, geneve (udp 6081) or vxlan (udp 4789) tunnel

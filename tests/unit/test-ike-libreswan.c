@@ -64,6 +64,10 @@ static struct global_conf *g_self;      /* local.pem + local.key. */
 static struct global_conf *g_self2;     /* local2.pem + local2.key: same CN
                                          * "local", another key. */
 static struct global_conf *g_ca;        /* leaf.pem + leaf.key + ca.pem. */
+static struct global_conf *g_bundle;    /* ileaf.pem + ileaf.key +
+                                         * bundle.pem (inter.pem, an
+                                         * intermediate CA under ca.pem,
+                                         * then ca.pem). */
 static bool have_nss_tools;
 
 /* What the tunnel_done hook saw. */
@@ -486,6 +490,21 @@ free_tunnel(struct tunnel *t)
     }
 }
 
+/* Builds tunnel 'name' from option pairs ending with NULL; the caller
+ * frees it with free_tunnel(). */
+static struct tunnel *
+make_tunnel(const char *name, const char *type, uint64_t version,
+            const struct global_conf *g, ...)
+{
+    struct tunnel *t;
+    va_list args;
+
+    va_start(args, g);
+    t = make_tunnel_valist(name, type, version, g, args);
+    va_end(args);
+    return t;
+}
+
 /* Builds tunnel 'name' from option pairs ending with NULL ("@x" is the
  * certificate file x), checks and applies it, and frees it: the backend
  * keeps no pointer to it. */
@@ -641,6 +660,24 @@ group_setup(void **state)
                         NULL));
     X509 *ca = make_cert("ca.pem", "ovs-ca", true, ca_key, NULL, NULL);
     X509_free(make_cert("leaf.pem", "leaf", false, leaf_key, ca, ca_key));
+    EVP_PKEY *leaf2_key = make_key("leaf2.key");
+    X509_free(make_cert("leaf2.pem", "leaf", false, leaf2_key, ca, ca_key));
+    EVP_PKEY_free(leaf2_key);
+    EVP_PKEY *inter_key = make_key("inter.key");
+    EVP_PKEY *ileaf_key = make_key("ileaf.key");
+    X509 *inter = make_cert("inter.pem", "ovs-inter", true, inter_key, ca,
+                            ca_key);
+    X509_free(make_cert("ileaf.pem", "ileaf", false, ileaf_key, inter,
+                        inter_key));
+    X509_free(inter);
+    EVP_PKEY_free(inter_key);
+    EVP_PKEY_free(ileaf_key);
+    char *cmd = xasprintf("cat %s/inter.pem %s/ca.pem > %s/bundle.pem",
+                          certdir, certdir, certdir);
+    if (system(cmd)) {
+        return -1;
+    }
+    free(cmd);
     X509_free(ca);
     EVP_PKEY_free(local);
     EVP_PKEY_free(local2);
@@ -655,7 +692,11 @@ group_setup(void **state)
                           "private_key", "local2.key", NULL);
     g_ca = make_global("certificate", "leaf.pem", "private_key", "leaf.key",
                        "ca_cert", "ca.pem", NULL);
-    if (g_self->cert_error || g_self2->cert_error || g_ca->cert_error) {
+    g_bundle = make_global("certificate", "ileaf.pem",
+                           "private_key", "ileaf.key",
+                           "ca_cert", "bundle.pem", NULL);
+    if (g_self->cert_error || g_self2->cert_error || g_ca->cert_error
+        || g_bundle->cert_error) {
         return -1;
     }
     have_nss_tools = (!access("/usr/bin/certutil", X_OK)
@@ -672,6 +713,7 @@ group_teardown(void **state)
     global_conf_destroy(g_self);
     global_conf_destroy(g_self2);
     global_conf_destroy(g_ca);
+    global_conf_destroy(g_bundle);
     return 0;
 }
 
@@ -1154,6 +1196,52 @@ test_secrets(void **state)
     fx_done(&f);
 }
 
+/* A second PSK tunnel whose secrets line would overlap the first's with
+ * another PSK is refused by check_tunnel(), naming options:psk; the
+ * first keeps its key.  With its own local_ip it is accepted. */
+static void
+test_psk_conflict(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    fx_init(&f, false);
+    fx_create(&f);
+    apply(&f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", "key-a", NULL);
+    settle(&f);
+
+    struct tunnel *t = make_tunnel("gre0", "gre", 1, NULL,
+                                   "remote_ip", "192.0.2.2",
+                                   "local_ip", "192.0.2.1",
+                                   "psk", "key-b", NULL);
+    char *msg = f.ike->class->check_tunnel(f.ike, t);
+    assert_non_null(msg);
+    assert_true(str_starts_with(msg, "gre0: options:psk: "));
+    assert_non_null(strstr(msg, "gnv0"));
+    assert_null(strstr(msg, "key-"));
+    free(msg);
+    free_tunnel(t);
+
+    /* Re-checking the first one itself is fine. */
+    t = make_tunnel("gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
+                    "local_ip", "192.0.2.1", "psk", "key-a2", NULL);
+    msg = f.ike->class->check_tunnel(f.ike, t);
+    assert_null(msg);
+    free_tunnel(t);
+
+    apply(&f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.11", "psk", "key-b", NULL);
+    settle(&f);
+    char *secrets = fx_read(&f, "etc/ipsec.secrets");
+    assert_non_null(strstr(secrets,
+                           "192.0.2.1 192.0.2.2 : PSK \"key-a\"\n"));
+    assert_non_null(strstr(secrets,
+                           "192.0.2.11 192.0.2.2 : PSK \"key-b\"\n"));
+    free(secrets);
+    fx_done(&f);
+}
+
 /* check_tunnel() refuses ipsec_* options Libreswan does not take. */
 static void
 test_check_tunnel(void **state)
@@ -1448,6 +1536,8 @@ test_nss_sync(void **state)
     char *conf = fx_read(&f, "etc/ipsec.conf");
     assert_non_null(strstr(conf, "ovs_certkey_local"));
     assert_non_null(strstr(conf, "ovs_cert_remote"));
+    /* The test keys are ECDSA. */
+    assert_non_null(strstr(conf, "    authby=ecdsa\n"));
     free(conf);
 
     /* Our certificate rotated (same CN, new key): the entry is replaced,
@@ -1516,6 +1606,144 @@ test_nss_ca(void **state)
     assert_string_equal(names, "ovs_cert_cacert ovs_certkey_leaf");
     free(names);
     assert_true(nss_holds(&f, "ovs_cert_cacert", "ca.pem"));
+    fx_done(&f);
+}
+
+/* A CA file with several certificates (an intermediate and its root):
+ * each goes in, under a nickname of its own, and one that leaves the
+ * file leaves NSS. */
+static void
+test_nss_ca_bundle(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    if (!have_nss_tools) {
+        skip();
+    }
+    fx_init(&f, false);
+    nss_init_db(&f);
+    fx_create(&f);
+    assert_int_equal(f.ike->class->set_global(f.ike, g_bundle), 0);
+    apply(&f, "vx0", "vxlan", 1, g_bundle, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_name", "peer", NULL);
+    settle(&f);
+    const struct done *d = last_done("vx0");
+    assert_non_null(d);
+    if (d->error) {
+        fail_msg("vx0 failed: %s", d->why);
+    }
+    char *names = nss_names(&f);
+    assert_string_equal(names,
+                        "ovs_cert_cacert ovs_cert_cacert_2 ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    assert_true(nss_holds(&f, "ovs_cert_cacert_2", "ca.pem"));
+    char *calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert", "CT,,");
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert_2", "CT,,");
+    free(calls);
+
+    /* The bundle shrinks to the intermediate alone: the root goes, the
+     * intermediate stays where it was, nothing is added again. */
+    struct global_conf *g = make_global("certificate", "ileaf.pem",
+                                        "private_key", "ileaf.key",
+                                        "ca_cert", "inter.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g), 0);
+    settle(&f);
+    names = nss_names(&f);
+    assert_string_equal(names, "ovs_cert_cacert ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-D", "ovs_cert_cacert_2");
+    ASSERT_CALLS(calls, 0, "certutil", "-A");
+    ASSERT_CALLS(calls, 0, "--add");
+    free(calls);
+    global_conf_destroy(g);
+
+    /* And grows back. */
+    assert_int_equal(f.ike->class->set_global(f.ike, g_bundle), 0);
+    settle(&f);
+    names = nss_names(&f);
+    assert_string_equal(names,
+                        "ovs_cert_cacert ovs_cert_cacert_2 ovs_certkey_ileaf");
+    free(names);
+    assert_true(nss_holds(&f, "ovs_cert_cacert_2", "ca.pem"));
+    fx_done(&f);
+}
+
+/* What a change of the global credentials costs, in `ipsec` calls: a
+ * new CA touches NSS only (pluto reads the CA when it verifies a peer);
+ * a new certificate of ours adds again the connections of the
+ * certificate tunnels (pluto reads leftcert when it adds one) and
+ * nothing else; PSK tunnels are never touched. */
+static void
+test_cert_rotation_calls(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    if (!have_nss_tools) {
+        skip();
+    }
+    fx_init(&f, false);
+    nss_init_db(&f);
+    fx_create(&f);
+    assert_int_equal(f.ike->class->set_global(f.ike, g_ca), 0);
+    apply(&f, "vx0", "vxlan", 1, g_ca, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "remote_name", "peer", NULL);
+    apply(&f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.3",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    settle(&f);
+    fx_status(&f, "vx0-out-1+ESP vx0-in-1 gre0-1+ESP");
+    assert_int_equal(f.ike->class->reconcile(f.ike), 0);
+    settle(&f);
+    assert_int_equal(last_done("vx0")->error, 0);
+    assert_int_equal(last_done("gre0")->error, 0);
+    char *calls = calls_take(&f);
+    ASSERT_CALLS(calls, 3, "--add");
+    free(calls);
+
+    /* The CA file changes (now the intermediate and the root): NSS
+     * only. */
+    struct global_conf *g = make_global("certificate", "leaf.pem",
+                                        "private_key", "leaf.key",
+                                        "ca_cert", "bundle.pem", NULL);
+    assert_null(g->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g), 0);
+    settle(&f);
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "certutil", "-A", "ovs_cert_cacert");
+    ASSERT_CALLS(calls, 0, "--add");
+    ASSERT_CALLS(calls, 0, "--delete");
+    ASSERT_CALLS(calls, 0, "--rereadsecrets");
+    assert_true(nss_holds(&f, "ovs_cert_cacert", "inter.pem"));
+    free(calls);
+
+    /* Our certificate changes (another key, the same CN): the CA-mode
+     * tunnel's two connections are added again, once each, after NSS
+     * holds the new certificate; the PSK tunnel is left alone. */
+    struct global_conf *g2 = make_global("certificate", "leaf2.pem",
+                                         "private_key", "leaf2.key",
+                                         "ca_cert", "bundle.pem", NULL);
+    assert_null(g2->cert_error);
+    assert_int_equal(f.ike->class->set_global(f.ike, g2), 0);
+    settle(&f);
+    calls = calls_take(&f);
+    ASSERT_CALLS(calls, 1, "--add", "vx0-in-1");
+    ASSERT_CALLS(calls, 1, "--add", "vx0-out-1");
+    ASSERT_CALLS(calls, 2, "--add");
+    ASSERT_CALLS(calls, 0, "gre0-1");
+    ASSERT_CALLS(calls, 0, "--rereadsecrets");
+    assert_true(call_index(calls, "--add", NULL)
+                > call_index(calls, "pk12util", NULL));
+    free(calls);
+    assert_true(nss_holds(&f, "ovs_certkey_leaf", "leaf2.pem"));
+    assert_int_equal(last_done("vx0")->error, 0);
+    global_conf_destroy(g);
+    global_conf_destroy(g2);
     fx_done(&f);
 }
 
@@ -1601,11 +1829,14 @@ main(void)
         T(test_command_timeout),
         T(test_secrets),
         T(test_check_tunnel),
+        T(test_psk_conflict),
         T(test_query_status),
         T(test_cleanup),
         T(test_root_ipsec_conf),
         T(test_nss_sync),
         T(test_nss_ca),
+        T(test_nss_ca_bundle),
+        T(test_cert_rotation_calls),
         T(test_nss_missing),
         T(test_nss_parse_list),
     };

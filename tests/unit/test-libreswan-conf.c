@@ -428,6 +428,22 @@ test_cert_modes(void **state OVS_UNUSED__)
         "    auto=start\n"
         "\n");
     free(text);
+
+    /* An ECDSA key: pluto 4.10 signs with RSA unless authby= says
+     * ecdsa. */
+    o.local_sig = LIBRESWAN_SIG_ECDSA;
+    text = render(&o, "gre0", 3, conf);
+    assert_non_null(strstr(text, "    leftrsasigkey=%cert\n"
+                                 "    authby=ecdsa\n"
+                                 "    rightca=%same\n"));
+    free(text);
+    tunnel_conf_destroy(conf);
+    conf = make_conf("gre0", "gre", "remote_ip", "192.0.2.2", "psk", "k",
+                     NULL);
+    text = render(&o, "gre0", 3, conf);
+    assert_non_null(strstr(text, "    authby=secret\n"));
+    assert_null(strstr(text, "ecdsa"));
+    free(text);
     tunnel_conf_destroy(conf);
     ds_destroy(&ds);
 }
@@ -506,10 +522,40 @@ test_check_names(void **state OVS_UNUSED__)
                                            "cacert");
     msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
     assert_string_equal(msg, "gre0: options:remote_cert: a peer named "
-                        "\"cacert\" would collide with the CA certificate's "
-                        "NSS nickname ovs_cert_cacert");
+                        "\"cacert\" would collide with the NSS nicknames "
+                        "of the CA certificates (ovs_cert_cacert, "
+                        "ovs_cert_cacert_2, ...)");
     free(msg);
     tunnel_conf_destroy(c);
+
+    /* The nicknames of a CA bundle's further certificates too, and only
+     * those. */
+    static const struct {
+        const char *name;
+        bool ok;
+    } ca_like[] = {
+        { "cacert_2", false }, { "cacert_17", false }, { "cacert_", true },
+        { "cacert_x", true }, { "cacert2", true }, { "cacerts", true },
+        { "my-cacert", true },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ca_like); i++) {
+        c = make_cert_conf(TUNNEL_GRE, TUNNEL_AUTH_PEER_CERT, "me",
+                           ca_like[i].name);
+        msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
+        if (ca_like[i].ok ? msg != NULL : msg == NULL) {
+            fail_msg("%s: %s", ca_like[i].name, msg ? msg : "accepted");
+        }
+        free(msg);
+        tunnel_conf_destroy(c);
+    }
+
+    /* Those nicknames. */
+    char *nick = libreswan_nss_ca_name(0);
+    assert_string_equal(nick, "ovs_cert_cacert");
+    free(nick);
+    nick = libreswan_nss_ca_name(1);
+    assert_string_equal(nick, "ovs_cert_cacert_2");
+    free(nick);
 
     c = make_cert_conf(TUNNEL_GRE, TUNNEL_AUTH_CA, NULL, "peer");
     msg = libreswan_check_tunnel("gre0", c, LIBRESWAN_V4);
@@ -766,6 +812,62 @@ test_secrets(void **state OVS_UNUSED__)
     tunnel_conf_destroy(conf);
 }
 
+/* Two tunnels to one peer: with different local_ip, each secrets line
+ * names its own pair of addresses; otherwise different PSKs are a
+ * conflict, never silently the wrong key. */
+static void
+test_psk_per_tunnel(void **state OVS_UNUSED__)
+{
+    struct tunnel_conf *a = make_conf("gnv0", "geneve",
+                                      "remote_ip", "192.0.2.2",
+                                      "local_ip", "192.0.2.1",
+                                      "psk", "key-a", NULL);
+    struct tunnel_conf *b = make_conf("gre0", "gre",
+                                      "remote_ip", "192.0.2.2",
+                                      "local_ip", "192.0.2.11",
+                                      "psk", "key-b", NULL);
+    struct ds ds = DS_EMPTY_INITIALIZER;
+
+    assert_null(libreswan_secrets_tunnel("gnv0", a, &ds));
+    assert_null(libreswan_secrets_tunnel("gre0", b, &ds));
+    assert_string_equal(ds_cstr(&ds),
+                        "192.0.2.1 192.0.2.2 : PSK \"key-a\"\n"
+                        "192.0.2.11 192.0.2.2 : PSK \"key-b\"\n");
+    ds_destroy_secure(&ds);
+    assert_null(libreswan_psk_conflict("gre0", b, "gnv0", a));
+
+    /* The same local_ip: one pair of IDs, two PSKs. */
+    free(b->local_ip);
+    b->local_ip = xstrdup("192.0.2.1");
+    char *msg = libreswan_psk_conflict("gre0", b, "gnv0", a);
+    assert_non_null(msg);
+    assert_true(str_starts_with(msg, "gre0: options:psk: differs from the "
+                                     "PSK of tunnel gnv0 to the same "
+                                     "remote_ip 192.0.2.2 from the same "
+                                     "local_ip"));
+    free(msg);
+
+    /* One without local_ip: its %any overlaps. */
+    free(b->local_ip);
+    b->local_ip = NULL;
+    msg = libreswan_psk_conflict("gre0", b, "gnv0", a);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "(one of them without local_ip)"));
+    free(msg);
+
+    /* The same PSK: no conflict.  Another peer: none either. */
+    secret_destroy(b->psk);
+    b->psk = secret_create("key-a", 5);
+    assert_null(libreswan_psk_conflict("gre0", b, "gnv0", a));
+    secret_destroy(b->psk);
+    b->psk = secret_create("key-b", 5);
+    free(b->remote_ip);
+    b->remote_ip = xstrdup("192.0.2.3");
+    assert_null(libreswan_psk_conflict("gre0", b, "gnv0", a));
+    tunnel_conf_destroy(a);
+    tunnel_conf_destroy(b);
+}
+
 static void
 test_drop_conns(void **state OVS_UNUSED__)
 {
@@ -908,6 +1010,7 @@ main(void)
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_gre_ipv6_own_root),
         cmocka_unit_test(test_cert_modes),
+        cmocka_unit_test(test_psk_per_tunnel),
         cmocka_unit_test(test_check_names),
         cmocka_unit_test(test_check_options),
         cmocka_unit_test(test_custom_options),
