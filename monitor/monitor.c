@@ -702,6 +702,7 @@ static void
 process_ovsdb__(struct monitor *m)
 {
     const struct ovsdb_client_row *row;
+    uint64_t n_removed = m->stats.n_removed;
 
     /* Global first: tunnels in certificate modes depend on it. */
     OVSDB_CLIENT_FOR_EACH_TRACKED (row, m->ovsdb, "Open_vSwitch") {
@@ -728,6 +729,18 @@ process_ovsdb__(struct monitor *m)
         }
     }
     ovsdb_client_clear_tracked(m->ovsdb);
+
+    /* The backend may refuse a tunnel because of another one (Libreswan:
+     * two PSKs for one pair of addresses).  When tunnels went away or
+     * changed, the invalid ones get another look. */
+    if (m->stats.n_removed != n_removed) {
+        struct tunnel *t, *next;
+        HMAP_FOR_EACH_SAFE (t, next, node, &m->tunnels) {
+            if (t->state == TUNNEL_S_INVALID) {
+                tunnel_reevaluate__(m, t);
+            }
+        }
+    }
 }
 
 /* Re-reads the global certificate files if they changed on disk since the

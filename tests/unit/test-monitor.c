@@ -115,6 +115,9 @@ static struct fake {
     int apply_error;            /* tunnel_apply() returns this. */
     int create_error;           /* create() returns this. */
     const char *reject_option;  /* check_tunnel() refuses "ipsec_" this. */
+    const char *exclusive[2];   /* check_tunnel() refuses either of these
+                                 * while the other is applied. */
+    bool exclusive_applied[2];  /* Which of them is applied. */
     bool idle;                  /* What idle() says. */
 
     /* Record. */
@@ -271,6 +274,13 @@ fake_check_tunnel(const struct ike_backend *up, const struct tunnel *t)
         return xasprintf("%s: options:ipsec_%s: not supported by the fake "
                          "backend", t->name, fake.reject_option);
     }
+    for (int i = 0; i < 2; i++) {
+        if (fake.exclusive[i] && !strcmp(t->name, fake.exclusive[i])
+            && fake.exclusive_applied[!i]) {
+            return xasprintf("%s: options:psk: collides with tunnel %s",
+                             t->name, fake.exclusive[!i]);
+        }
+    }
     return NULL;
 }
 
@@ -305,6 +315,11 @@ fake_tunnel_apply(struct ike_backend *up, const struct tunnel *t)
     fake.n_apply++;
     ds_put_format(&fake.log, "apply %s v%llu\n", t->name,
                   (unsigned long long int) t->version);
+    for (int i = 0; i < 2; i++) {
+        if (fake.exclusive[i] && !strcmp(t->name, fake.exclusive[i])) {
+            fake.exclusive_applied[i] = true;
+        }
+    }
 
     /* The sentinel is the tests' barrier: keep what the test looks at. */
     if (strcmp(t->name, "sentinel")) {
@@ -348,6 +363,11 @@ fake_tunnel_remove(struct ike_backend *up, const char *name)
     fake_cast(up);
     fake.n_remove++;
     ds_put_format(&fake.log, "remove %s\n", name);
+    for (int i = 0; i < 2; i++) {
+        if (fake.exclusive[i] && !strcmp(name, fake.exclusive[i])) {
+            fake.exclusive_applied[i] = false;
+        }
+    }
     return 0;
 }
 
@@ -1213,6 +1233,32 @@ test_invalid(void **state)
     assert_true(state_is(fx, "bad0", "INVALID"));
 }
 
+/* A tunnel the backend refuses because of another tunnel (Libreswan: two
+ * PSKs for one address pair) is taken once that other tunnel is gone,
+ * without a change of its own. */
+static void
+test_invalid_because_of_another(void **state)
+{
+    struct fixture *fx = *state;
+
+    SKIP_WITHOUT_OVS(fx);
+    start_monitor(fx);
+    fake.exclusive[0] = "gnvA";
+    fake.exclusive[1] = "gnvB";
+    add_psk_tunnel(fx, "gnvA", "geneve", "192.0.2.20", "one-two-three");
+    PUMP_UNTIL(fx, state_is(fx, "gnvA", "CONFIGURED"));
+    add_psk_tunnel(fx, "gnvB", "vxlan", "192.0.2.20", "four-five-six");
+    PUMP_UNTIL(fx, state_is(fx, "gnvB", "INVALID"));
+    char *s = json_field(fx, "gnvB", "reason");
+    assert_string_equal(s, "gnvB: options:psk: collides with tunnel gnvA");
+    free(s);
+
+    vsctl(fx, "del-port", "gnvA", NULL);
+    PUMP_UNTIL(fx, state_is(fx, "gnvB", "CONFIGURED"));
+    fake.exclusive[0] = fake.exclusive[1] = NULL;
+    fake.exclusive_applied[0] = fake.exclusive_applied[1] = false;
+}
+
 /* 4. The IKE daemon refuses; answers for stale versions are ignored. */
 static void
 test_backend_failure(void **state)
@@ -1886,6 +1932,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_incremental, ovs_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invalid, ovs_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_because_of_another,
+                                        ovs_setup, teardown),
         cmocka_unit_test_setup_teardown(test_backend_failure, ovs_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ovsdb_restart, ovs_setup,
