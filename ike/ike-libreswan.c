@@ -77,9 +77,9 @@
  * connections again once NSS holds the new ones, which restarts their SAs
  * (a changed peer certificate is a new version of its tunnel anyway); a
  * change of the CA file only changes NSS, where pluto looks the CA up
- * when it verifies a peer.  Known gap: a certificate changed while we
- * were not running is put in NSS, but the connections an earlier
- * instance left in pluto are adopted and keep the old one.
+ * when it verifies a peer.  A certificate changed while we were not
+ * running is imported into NSS at start, and the certificate tunnels
+ * that use it are then added again rather than adopted.
  *
  * The ipsec_skb_mark drop connections (upstream's "prevent_unencrypted_*")
  * are not loaded: the monitor installs XFRM drop policies for the mark
@@ -678,7 +678,22 @@ conn_adoptable__(const struct ike_libreswan *ls, const struct lsw_tunnel *t,
     if (!st || !st->loaded) {
         return false;
     }
-    if (tunnel_psk__(t)) {
+    if (!tunnel_psk__(t)) {
+        /* pluto took the certificates from NSS when it added the
+         * connection: if NSS did not hold ours (or the pinned peer's)
+         * when we started, the connection may hold an older one. */
+        char *nick = certkey_nick__(ls);
+        bool stale = libreswan_nss_imported(ls->nss, nick);
+        free(nick);
+        if (!stale && t->auth == TUNNEL_AUTH_PEER_CERT) {
+            nick = xasprintf(LIBRESWAN_NSS_CERT_PREFIX "%s", t->remote_name);
+            stale = libreswan_nss_imported(ls->nss, nick);
+            free(nick);
+        }
+        if (stale) {
+            return false;
+        }
+    } else {
         size_t old_size, line_size;
         const char *old_text = (ls->old_secrets
                                 ? secret_bytes(ls->old_secrets, &old_size)

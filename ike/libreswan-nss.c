@@ -103,7 +103,35 @@ struct libreswan_nss {
     char *stale_error;              /* Last failure to delete a stale
                                      * entry (does not fail anything). */
     uint64_t n_imports, n_deletes;  /* Counters. */
+    struct hmap imported;           /* "struct nss_imported"s by nickname:
+                                     * entries imported since creation. */
 };
+
+/* A nickname libreswan_nss_imported() answers true for. */
+struct nss_imported {
+    struct hmap_node node;
+    char *nickname;
+};
+
+static struct nss_imported *
+imported_find__(const struct libreswan_nss *nss, const char *nickname)
+{
+    struct nss_imported *e;
+
+    HMAP_FOR_EACH_WITH_HASH (e, node, hash_string(nickname, 0),
+                             &nss->imported) {
+        if (!strcmp(e->nickname, nickname)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+bool
+libreswan_nss_imported(const struct libreswan_nss *nss, const char *nickname)
+{
+    return nss && nickname && imported_find__(nss, nickname);
+}
 
 /* Wanted entries. */
 
@@ -167,6 +195,7 @@ libreswan_nss_create(const char *db, long long int timeout_ms)
     nss->db = xstrdup(db);
     nss->timeout_ms = timeout_ms;
     hmap_init(&nss->wants);
+    hmap_init(&nss->imported);
     ovs_list_init(&nss->steps);
     return nss;
 }
@@ -219,6 +248,13 @@ libreswan_nss_destroy(struct libreswan_nss *nss)
         want_destroy__(w);
     }
     hmap_destroy(&nss->wants);
+    struct nss_imported *e, *next_e;
+    HMAP_FOR_EACH_SAFE (e, next_e, node, &nss->imported) {
+        hmap_remove(&nss->imported, &e->node);
+        free(e->nickname);
+        free(e);
+    }
+    hmap_destroy(&nss->imported);
     free(nss->db);
     free(nss->run_error);
     free(nss->error);
@@ -710,6 +746,12 @@ step_done__(struct libreswan_nss *nss)
         }
         if (ok) {
             w->verified = true;
+            if (!imported_find__(nss, w->nickname)) {
+                struct nss_imported *e = xzalloc(sizeof *e);
+                e->nickname = xstrdup(w->nickname);
+                hmap_insert(&nss->imported, &e->node,
+                            hash_string(e->nickname, 0));
+            }
         } else {
             want_fail__(w, proc_why__(p, w->key_pem ? "pk12util -i"
                                                     : "certutil -A"));

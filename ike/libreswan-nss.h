@@ -94,6 +94,12 @@ const char *libreswan_nss_error(const struct libreswan_nss *nss);
 const char *libreswan_nss_entry_error(const struct libreswan_nss *nss,
                                       const char *nickname);
 
+/* True if 'nickname' was imported since 'nss' was created: the database
+ * did not hold the wanted certificate when a sync looked.  pluto reads a
+ * connection's certificates when it is added, so a connection an earlier
+ * instance added may hold another one.  NULL 'nss' or 'nickname': false. */
+bool libreswan_nss_imported(const struct libreswan_nss *nss,
+                            const char *nickname);
 /* True if no sync is running or requested. */
 bool libreswan_nss_idle(const struct libreswan_nss *nss);
 

@@ -347,11 +347,14 @@ def test_ecdsa(lsw_hosts, left, right):
 def test_nss_rotated_while_down(lsw_hosts, left, right):
     """Our certificate is replaced at the same path while the monitor is
     down: once it is back, NSS holds the new certificate under the same
-    nickname, once, and nothing stale is left."""
+    nickname, once, and nothing stale is left; the connections pluto still
+    holds (added with the old certificate) are added again, not adopted,
+    and a new IKE SA comes up with the new certificate, which the peer now
+    pins."""
     pl, pr = lsw_hosts()
     certs = peer_cert_pair(left, right, {"left": "rsa", "right": "rsa"})
     wait_state([left, right], "gnv0", "CONFIGURED", timeout=30)
-    wait_ike([pl, pr], "gnv0-")
+    before = wait_ike([pl, pr], "gnv0-")["left"]
 
     left.monitor.stop()
     cert, key = certs["left"]
@@ -364,6 +367,8 @@ def test_nss_rotated_while_down(lsw_hosts, left, right):
     # The peer pins the new one.
     with open(right.path("pki", "peer.pem"), "w") as f:
         f.write(new_pem)
+    log_path = left.path("ovsec-monitor.log")
+    log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     left.monitor.start()
 
     def rotated():
@@ -374,10 +379,16 @@ def test_nss_rotated_while_down(lsw_hosts, left, right):
     assert not isinstance(nss["ovs_certkey_left"], list), nss
     assert set(k for k in nss if k.startswith("ovs_")) \
         == {"ovs_certkey_left", "ovs_cert_right"}, nss
-    # Not asserted: that the tunnel then negotiates with the new
-    # certificate.  The restarted monitor adopts the connections pluto
-    # still holds (their sections are unchanged), so pluto keeps the
-    # certificate it read when they were added (a known gap).
+
+    def new_sa():
+        now = pl.ike_established("gnv0-")
+        return now if now and set(now) - set(before) else None
+    labmod.poll(new_sa, ESTABLISH_TIMEOUT,
+                "a new IKE SA of gnv0 on left with the new certificate")
+    with open(log_path) as f:
+        f.seek(log_start)
+        log = f.read()
+    assert "adopting connection gnv0" not in log, log
 
 
 def make_ca_chain(host):
