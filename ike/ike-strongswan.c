@@ -159,7 +159,7 @@ static const char *const vici_events[] = {
  * messages that only tunnels/show looks at.  SA events stay prompt on
  * the main connection. */
 static const char *const vici_log_events[] = { "log", NULL };
-#define LOG_READ_INTERVAL_MS 1000
+#define LOG_READ_INTERVAL_MS 2000
 static const char *const ike_failure_markers[] = {
     "AUTHENTICATION_FAILED",        /* The peer rejected our AUTH. */
     "MAC mismatched",               /* We rejected the peer's PSK AUTH. */

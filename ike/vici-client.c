@@ -45,6 +45,7 @@
 #include "list.h"
 #include "log.h"
 #include "loop.h"
+#include "path-watch.h"
 #include "stream.h"
 #include "timeval.h"
 #include "util.h"
@@ -120,6 +121,9 @@ struct vici_client {
     enum vici_client_state state;       /* See the enum. */
     struct stream *stream;      /* Non-null unless VC_S_BACKOFF. */
     long long int next_try;     /* VC_S_BACKOFF: when to connect. */
+    struct path_watch *watch;   /* VC_S_BACKOFF: the socket file, to
+                                 * connect as soon as charon makes it. */
+    bool watch_fired;           /* This attempt was made because of it. */
     long long int connect_deadline;     /* VC_S_CONNECTING: give up then. */
     long long int backoff_ms;   /* Delay before the next retry. */
     bool up_reported;           /* hooks.connection(true) was called. */
@@ -277,8 +281,19 @@ static void
 vici_client_schedule_retry__(struct vici_client *client)
 {
     client->state = VC_S_BACKOFF;
-    client->next_try = time_msec() + client->backoff_ms;
-    client->backoff_ms = MIN(client->backoff_ms * 2, VICI_BACKOFF_MAX_MS);
+    if (client->watch_fired) {
+        /* charon made its socket but did not take the connection yet
+         * (bound, not listening): soon again, without backing off. */
+        client->watch_fired = false;
+        client->next_try = time_msec() + VICI_BACKOFF_MIN_MS;
+    } else {
+        client->next_try = time_msec() + client->backoff_ms;
+        client->backoff_ms = MIN(client->backoff_ms * 2,
+                                 VICI_BACKOFF_MAX_MS);
+    }
+    if (!client->watch && str_starts_with(client->name, "unix:")) {
+        client->watch = path_watch_create(client->name + 5);
+    }
 }
 
 static void
@@ -314,6 +329,9 @@ vici_client_connected__(struct vici_client *client)
 {
     LOG_INFO("%s: connected", client->name);
     client->quiet = false;
+    path_watch_destroy(client->watch);
+    client->watch = NULL;
+    client->watch_fired = false;
     client->state = VC_S_REGISTERING;
     client->n_registering = 0;
     for (char **e = client->events; *e; e++) {
@@ -778,6 +796,7 @@ vici_client_destroy(struct vici_client *client)
     }
 
     free(client->rx);
+    path_watch_destroy(client->watch);
     for (char **e = client->events; *e; e++) {
         free(*e);
     }
@@ -794,6 +813,10 @@ vici_client_run(struct vici_client *client)
 
     switch (client->state) {
     case VC_S_BACKOFF:
+        if (client->watch && path_watch_run(client->watch)) {
+            client->watch_fired = true;
+            client->next_try = now;
+        }
         if (now >= client->next_try) {
             vici_client_try_connect__(client);
         }
@@ -849,6 +872,9 @@ vici_client_wait(struct vici_client *client)
     switch (client->state) {
     case VC_S_BACKOFF:
         loop_timer_wait_until(client->next_try);
+        if (client->watch) {
+            path_watch_wait(client->watch);
+        }
         break;
 
     case VC_S_CONNECTING:
