@@ -124,6 +124,7 @@ cmd_stats__(struct unixctl_conn *conn, int argc OVS_UNUSED__,
                   "loop wakeups: %llu\n",
                   s.n_tunnels, s.n_configured, s.n_applied, s.n_removed,
                   s.n_invalid, loop_wakeups());
+    monitor_show_backend_summary(m_, &out);
     unixctl_command_reply(conn, ds_cstr(&out));
     ds_destroy(&out);
 }

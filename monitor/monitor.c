@@ -1221,6 +1221,14 @@ monitor_query_status(struct monitor *m, ike_status_cb *cb, void *aux)
 }
 
 void
+monitor_show_backend_summary(const struct monitor *m, struct ds *out)
+{
+    if (m->ike->class->show_summary) {
+        m->ike->class->show_summary(m->ike, out);
+    }
+}
+
+void
 monitor_get_stats(const struct monitor *m, struct monitor_stats *stats)
 {
     const struct tunnel *t;

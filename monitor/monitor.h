@@ -70,5 +70,7 @@ struct monitor_stats {
     unsigned int n_configured;  /* ... in state CONFIGURED. */
 };
 void monitor_get_stats(const struct monitor *, struct monitor_stats *);
+/* Appends the IKE backend's counters (a few lines, no listing). */
+void monitor_show_backend_summary(const struct monitor *, struct ds *out);
 
 #endif /* monitor.h */

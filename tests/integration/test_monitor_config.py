@@ -504,6 +504,13 @@ def test_control_commands(monitored, ovsec_monitor_binary):
     kernel_states = h.run(["ip", "xfrm", "state"]).stdout
     assert states.strip() == "" and kernel_states.strip() == ""
 
+    # stats/show: the monitor's counters, then the backend's (a summary,
+    # cheap at any N, unlike ipsec/status's listing).
+    st = um.appctl(h, "stats/show")
+    assert re.search(r"^tunnels: 1$", st, re.M), st
+    assert re.search(r"^configured: 1$", st, re.M), st
+    assert re.search(r"VICI messages sent: [1-9]\d*$", st, re.M), st
+
     status = um.appctl(h, "ipsec/status")
     assert "connected, charon 5." in status
     assert "gnv0: IKEv2, %any...192.0.2.2" in status
