@@ -1900,6 +1900,17 @@ xfrm_tunnel_drop_build(int af, const char *local, const char *remote,
         p->sel.dport = dport;
         p->sel.dport_mask = UINT16_MAX;
     }
+    xfrm_tunnel_drop_from_sel(&p->sel, p);
+    return 0;
+}
+
+void
+xfrm_tunnel_drop_from_sel(const struct xfrm_sel *sel, struct xfrm_policy *p)
+{
+    if (&p->sel != sel) {
+        memset(p, 0, sizeof *p);
+        p->sel = *sel;
+    }
     p->dir = XFRM_POLICY_OUT;
     p->action = XFRM_POLICY_BLOCK;
     p->share = XFRM_SHARE_ANY;
@@ -1912,7 +1923,6 @@ xfrm_tunnel_drop_build(int af, const char *local, const char *remote,
      * (packets with no mark, as OVS sends tunnel packets) is distinct. */
     p->mark = 0;
     p->mark_mask = UINT32_MAX;
-    return 0;
 }
 
 bool

@@ -331,6 +331,11 @@ int xfrm_drop_policies_get(struct xfrm_socket *sock, bool *present,
 int xfrm_tunnel_drop_build(int af, const char *local, const char *remote,
                            uint8_t proto, uint16_t dport,
                            struct xfrm_policy *policy);
+/* Fills '*policy' with the fallback drop policy whose selector is 'sel'
+ * (as one built above has): the selector is all that sets them apart,
+ * and a tenth of the size, for callers that keep many. */
+void xfrm_tunnel_drop_from_sel(const struct xfrm_sel *sel,
+                               struct xfrm_policy *policy);
 /* True if 'policy' is a fallback drop policy built as above. */
 bool xfrm_policy_is_tunnel_drop(const struct xfrm_policy *policy);
 /* True if 'a' and 'b' have the same selector, direction and mark. */

@@ -97,7 +97,8 @@ struct monitor {
  * peer that differ only in their key share it. */
 struct drop_ref {
     struct hmap_node node;          /* In 'drop_refs', by drop_hash__(). */
-    struct xfrm_policy policy;
+    struct xfrm_sel sel;            /* Its selector: the policy is
+                                     * xfrm_tunnel_drop_from_sel(). */
     unsigned int n;                 /* Tunnel confs that want it. */
     bool present;                   /* sync_tunnel_drops__() scratch. */
 };
@@ -353,7 +354,9 @@ drop_ref_find__(const struct monitor *m, const struct xfrm_policy *p)
     struct drop_ref *ref;
 
     HMAP_FOR_EACH_WITH_HASH (ref, node, drop_hash__(p), &m->drop_refs) {
-        if (xfrm_policy_same_key(&ref->policy, p)) {
+        struct xfrm_policy q;
+        xfrm_tunnel_drop_from_sel(&ref->sel, &q);
+        if (xfrm_policy_same_key(&q, p)) {
             return ref;
         }
     }
@@ -377,7 +380,7 @@ tunnel_drop_install__(struct monitor *m, const struct tunnel_conf *c)
         return;
     }
     ref = xzalloc(sizeof *ref);
-    ref->policy = p;
+    ref->sel = p.sel;
     ref->n = 1;
     hmap_insert(&m->drop_refs, &ref->node, drop_hash__(&p));
 
@@ -461,7 +464,9 @@ sync_tunnel_drops__(struct monitor *m)
         }
         HMAP_FOR_EACH (ref, node, &m->drop_refs) {
             if (!ref->present) {
-                int r = xfrm_policy_update(m->xfrm, &ref->policy);
+                struct xfrm_policy p;
+                xfrm_tunnel_drop_from_sel(&ref->sel, &p);
+                int r = xfrm_policy_update(m->xfrm, &p);
                 error = r ? r : error;
             }
         }

@@ -676,6 +676,40 @@ test_policy_dump_filtered(void **state OVS_UNUSED__)
     assert_true(list.keep == keep_block__);
 }
 
+/* A fallback drop policy is its selector: rebuilt from it, it is the
+ * same policy, byte for byte, and recognized as one. */
+static void
+test_tunnel_drop_from_sel(void **state OVS_UNUSED__)
+{
+    static const struct {
+        int af;
+        const char *local, *remote;
+        uint8_t proto;
+        uint16_t dport;
+    } cases[] = {
+        { AF_INET, "192.0.2.1", "192.0.2.2", IPPROTO_UDP, 6081 },
+        { AF_INET, NULL, "192.0.2.3", IPPROTO_GRE, 0 },
+        { AF_INET6, "fd00::1", "fd00::2", IPPROTO_UDP, 4789 },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct xfrm_policy built, rebuilt;
+
+        assert_int_equal(xfrm_tunnel_drop_build(cases[i].af, cases[i].local,
+                                                cases[i].remote,
+                                                cases[i].proto,
+                                                cases[i].dport, &built), 0);
+        memset(&rebuilt, 0xa5, sizeof rebuilt);
+        xfrm_tunnel_drop_from_sel(&built.sel, &rebuilt);
+        assert_memory_equal(&built, &rebuilt, sizeof built);
+        assert_true(xfrm_policy_is_tunnel_drop(&rebuilt));
+        assert_int_equal(rebuilt.sel.dport, cases[i].dport);
+    }
+    struct xfrm_policy p;
+    assert_int_equal(xfrm_tunnel_drop_build(AF_INET, NULL, "fd00::1",
+                                            IPPROTO_UDP, 6081, &p), -EINVAL);
+}
+
 /* Selector details: ICMP type and code, GRE keys, flags, socket policies,
  * interface ids, SPIs in templates. */
 static void
@@ -1756,6 +1790,7 @@ main(void)
         cmocka_unit_test(test_delete_encode),
         cmocka_unit_test(test_policy_dump_parse),
         cmocka_unit_test(test_policy_dump_filtered),
+        cmocka_unit_test(test_tunnel_drop_from_sel),
         cmocka_unit_test(test_policy_format_details),
         cmocka_unit_test(test_state_dump_parse),
         cmocka_unit_test(test_filters),
