@@ -35,6 +35,10 @@
    The kernel's XfrmOutPolBlock counter (/proc/net/xfrm_stat) proves that
    the packets were sent into the tunnel and blocked, not lost elsewhere.
 
+Every scenario runs once with each IKE daemon (the 'ike' fixture): with
+Libreswan, "charon" above means pluto, and the certificate names are
+checked in pluto's connections (ipsec whack --status).
+
 All scenarios run in one pytest session (one guest boot), each on its own
 lab.  Every scenario prints a "BENCH:" line with its duration and the time
 from adding the ports to the first answered ping.

@@ -2,9 +2,9 @@
 """Pre-shared key tunnels on a real kernel: every tunnel type over IPv4 and
 IPv6, the tutorial's order, PSK changes, removal and mismatched keys.
 
-Two tutorial hosts (ovsdb-server, charon, ovsec-monitor, ovs-vswitchd,
-br-ipsec with 192.0.0.N/24 and fd01::N/64) serve every scenario of this
-module: each scenario adds its own tunnel (named after it), checks it and
+Two tutorial hosts (ovsdb-server, the IKE daemon of the 'ike' fixture:
+charon or pluto, ovsec-monitor, ovs-vswitchd, br-ipsec with 192.0.0.N/24
+and fd01::N/64) serve every scenario of this module, once per IKE daemon: each scenario adds its own tunnel (named after it), checks it and
 removes it again, and starts only once neither host has a tunnel, an XFRM
 state or an XFRM policy towards the other (the fixture checks), so the
 scenarios do not depend on each other's order.
@@ -12,8 +12,9 @@ scenarios do not depend on each other's order.
 Every scenario that brings a tunnel up asserts: pings over br-ipsec are
 answered both ways; the underlay (left's veth only) carries ESP; no
 plaintext Geneve, VXLAN or GRE packet crosses it once both ends have
-loaded the tunnel's connections into charon; tunnels/show reports the
-tunnel CONFIGURED with an INSTALLED child SA and kernel SAs both ways.  It
+loaded the tunnel's connections into the IKE daemon; tunnels/show reports
+the tunnel CONFIGURED with its SAs up (ukernel.wait_tunnel_up()) and
+kernel SAs both ways.  It
 prints a "BENCH:" line with its duration and the time from the first
 add-port to the first answered ping.
 

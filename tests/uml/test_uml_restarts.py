@@ -35,6 +35,10 @@ Run inside the user-mode Linux guest (one boot for both scenarios):
    convergence time from the last add-port until all pairs ping is
    printed, and so is the memory the four hosts' daemons use.
 
+Both run once with each IKE daemon (the 'ike' fixture): with Libreswan,
+"charon" above means pluto, and the IKE and child SAs compared across
+the other restarts are pluto's state serials (ipsec whack --status).
+
 Both assert, for every tunnel, what every real-kernel scenario asserts:
 ping across the overlay both ways, ESP on the underlay, no plaintext
 tunnel packet on the underlay once both ends have the tunnel's

@@ -28,21 +28,19 @@ Helpers:
                                 Libreswan's %defaultroute needs
     use_tree_ipsec(host, pluto) the tree's `ipsec` on the host's PATH and
                                 over /usr/sbin/ipsec (pluto's updown)
-    setup_hosts(hosts, monitor, tree)
-                                both of those, ovsdb-server, pluto,
-                                ovsec-monitor --ike-daemon=libreswan on
-                                every host, then ovs-vswitchd and
-                                br-ipsec; returns {host: Pluto}
+    Libreswan(tree)             the IKE daemon driver of the 'ike' fixture
+                                (ukernel.Strongswan's interface): setup()
+                                does both of those, ovsdb-server, pluto
+                                (host.pluto) and ovsec-monitor
+                                --ike-daemon=libreswan on every host,
+                                then ovs-vswitchd and br-ipsec;
+                                tunnel_up() wants every connection of the
+                                tunnel with an established ESP SA
+                                (tunnels/show lists pluto's connections,
+                                not charon's INSTALLED children)
     active_conns(show)          {connection: line} of a TunnelShow's
                                 active connections
-    wait_tunnel_up(host, name, type, af, peer)
-                                ukernel.wait_tunnel_up() for Libreswan:
-                                every connection of the tunnel with an
-                                established ESP SA (tunnels/show lists
-                                pluto's connections, not charon's
-                                INSTALLED children) and kernel SAs both
-                                ways
-    esp_spis(host, peer, af)    SPIs of the kernel's ESP SAs to/from peer
+    conn_spis(show)             {connection: (spi in, spi out)}
 """
 
 import os
@@ -53,11 +51,6 @@ import subprocess
 import lab as labmod
 import ukernel
 import util_libreswan as lsw
-
-# How often the monitors reconcile with pluto: short, so that a restarted
-# monitor that would renegotiate does so within a scenario's observation
-# window.
-RECONCILE_INTERVAL = 2
 
 # Default gateways of the hosts (see set_gateway_routes()).
 GATEWAY4 = "192.0.2.254"
@@ -250,11 +243,3 @@ def conn_spis(show):
         if m:
             out[conn] = (m.group(1), m.group(2))
     return out
-
-
-def esp_spis(host, peer, af=4):
-    """The SPIs of the kernel's (non-larval) XFRM states between 'host'
-    and 'peer'."""
-    states, _ = host.xfrm_between(peer, af)
-    return sorted(m.group(1) for s in states
-                  for m in [re.search(r"\bspi (0x[0-9a-f]+)", s)] if m)
