@@ -180,6 +180,9 @@ struct lsw_conn {
     bool was_up;                    /* Its ESP SA was up last time. */
     bool adopted;                   /* Left in pluto by an earlier
                                      * instance of ours. */
+    char *failure;                  /* Why its last waited-for `up`
+                                     * failed (pluto's words), until its
+                                     * ESP SA is up; or NULL. */
 };
 
 enum lsw_load {
@@ -499,6 +502,7 @@ conns_clear__(struct lsw_tunnel *t)
     for (size_t i = 0; i < t->n_conns; i++) {
         free(t->conns[i].name);
         free(t->conns[i].section);
+        free(t->conns[i].failure);
     }
     memset(t->conns, 0, sizeof t->conns);
     t->n_conns = 0;
@@ -1469,6 +1473,8 @@ ups_start__(struct ike_libreswan *ls)
                 }
                 if (st->esp_established) {
                     c->next_up = LLONG_MAX;
+                    free(c->failure);
+                    c->failure = NULL;
                     continue;
                 }
                 if (st->n_states) {
@@ -1486,7 +1492,13 @@ ups_start__(struct ike_libreswan *ls)
             job->kind = JOB_UP;
             job->tunnel = xstrdup(t->name);
             job->conn = xstrdup(c->name);
-            job->argv = cmd_argv__(ls, LIBRESWAN_CMD_UP, c->name);
+            /* A first initiation does not wait: its negotiation may take
+             * as long as the peer takes to come up.  A retry (the
+             * connection is down with nothing in progress, so an earlier
+             * attempt failed) waits for the outcome, so that whack tells
+             * why it fails (pluto says it only to whack and its log). */
+            job->argv = cmd_argv__(ls, (c->first_up ? LIBRESWAN_CMD_UP
+                                        : LIBRESWAN_CMD_UP_WAIT), c->name);
             if (!c->first_up && !t->initiator) {
                 LOG_INFO("%s: bringing up %s: nothing came from the peer",
                          t->name, c->name);
@@ -1541,6 +1553,49 @@ add_done__(struct ike_libreswan *ls, struct lsw_job *job)
     ls->step_pending = true;
 }
 
+/* Returns why the `up` 'job' failed: the first line of its output that
+ * names a failure (e.g. "IKE SA authentication request rejected by peer:
+ * AUTHENTICATION_FAILED"), without whack's numeric prefix and the
+ * connection's name, in printable ASCII.  Else, if 'fallback' is nonnull,
+ * a copy of it, else NULL.  With 'strict', only lines that name an IKE
+ * notification of failure count (for an `up` that exited 0). */
+static char *
+up_failure__(const struct lsw_job *job, const char *fallback, bool strict)
+{
+    static const char *const words[] = {
+        "AUTHENTICATION_FAILED", "NO_PROPOSAL_CHOSEN", "TS_UNACCEPTABLE",
+        "authentication", "rejected", "failed", "fatal", "timed out",
+    };
+    size_t n_words = strict ? 3 : ARRAY_SIZE(words);
+    const char *out = process_stdout(job->proc, NULL);
+
+    for (const char *line = out; line && *line; ) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t) (end - line) : strlen(line);
+
+        for (size_t i = 0; i < n_words; i++) {
+            if (!memmem(line, len, words[i], strlen(words[i]))) {
+                continue;
+            }
+            struct ds s = DS_EMPTY_INITIALIZER;
+            /* 'NNN "conn" #N: text': keep 'text'. */
+            const char *colon = memchr(line, ':', len);
+            const char *p = (colon && memchr(line, '"', colon - line)
+                             ? colon + 1 : line);
+            while (p < line + len && *p == ' ') {
+                p++;
+            }
+            for (; p < line + len && s.length < WHY_MAX; p++) {
+                unsigned char ch = *p;
+                ds_put_char(&s, ch >= 0x20 && ch < 0x7f ? ch : '?');
+            }
+            return ds_steal_cstr(&s);
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return fallback ? xstrdup(fallback) : NULL;
+}
+
 static void
 up_done__(struct ike_libreswan *ls, struct lsw_job *job)
 {
@@ -1557,8 +1612,18 @@ up_done__(struct ike_libreswan *ls, struct lsw_job *job)
         char *what = xasprintf("%s: up %s", job->tunnel, job->conn);
         char *why = job_why__(job, what);
         LOG_WARN_RL(&rl, "%s, retrying", why);
+        if (c) {
+            free(c->failure);
+            c->failure = up_failure__(job, why, false);
+        }
         free(why);
         free(what);
+    } else if (c) {
+        char *failure = up_failure__(job, NULL, true);
+        if (failure) {
+            free(c->failure);
+            c->failure = failure;
+        }
     }
     if (c) {
         long long int now = time_msec();
@@ -2566,6 +2631,10 @@ lsw_show_tunnel(const struct ike_backend *up, const char *name,
             ds_put_cstr(out, "  ");
             libreswan_conn_state_format(st, out);
             ds_put_char(out, '\n');
+        }
+        if (t->conns[i].failure && !(st && st->esp_established)) {
+            ds_put_format(out, "    last attempt failed: %s\n",
+                          t->conns[i].failure);
         }
     }
 }

@@ -235,6 +235,8 @@ enum libreswan_cmd {
     LIBRESWAN_CMD_ADD,              /* Load 'conn' from the conf file. */
     LIBRESWAN_CMD_START,            /* Add and initiate, asynchronous. */
     LIBRESWAN_CMD_UP,               /* Initiate, asynchronous. */
+    LIBRESWAN_CMD_UP_WAIT,          /* Initiate and wait for the outcome
+                                     * (whack prints why it failed). */
     LIBRESWAN_CMD_DOWN,             /* Tear down the SAs, keep the conn. */
     LIBRESWAN_CMD_DELETE,           /* Unload 'conn' (and its SAs). */
     LIBRESWAN_CMD_REREADSECRETS,    /* Reload ipsec.secrets; no conn. */

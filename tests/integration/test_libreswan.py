@@ -14,6 +14,7 @@ the monitor, and the NSS database the monitor keeps in sync.
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -481,3 +482,36 @@ def test_exit_cleanup(lsw_hosts, left, right):
     with open(pl.secrets) as f:
         assert "PSK" not in f.read()
     assert pl.daemon.alive()
+
+
+def test_mismatched_psk_reason(lsw_hosts, left, right):
+    """Different PSKs at the two ends (GRE: one connection): pluto tells
+    only whack and its log why the IKE SA fails, so the monitor waits for
+    the outcome of its retries, and tunnels/show says that authentication
+    failed: on left (the initiator) after its first retry, and on right
+    once its grace for the peer has passed and it tried itself.  The
+    PSKs never appear."""
+    lsw_hosts()
+    psks = {left: "left-" + os.urandom(10).hex(),
+            right: "right-" + os.urandom(10).hex()}
+    for h, peer in ((left, right), (right, left)):
+        add_tunnel(h, "bad0", "gre", peer.ipv4, psk=psks[h],
+                   local_ip=h.ipv4)
+    wait_state([left, right], "bad0", "CONFIGURED")
+    why = re.compile(r"last attempt failed: .*AUTHENTICATION_FAILED")
+    texts = {}
+
+    def told(h):
+        texts[h.name] = h.appctl("ovsec-monitor", "tunnels/show")
+        return why.search(texts[h.name])
+    try:
+        labmod.poll(lambda: told(left), 20, "left to say why")
+        # right waits 20 s (RESPONDER_GRACE_MS) before it tries itself.
+        labmod.poll(lambda: told(right), 40, "right to say why")
+    except labmod.LabError:
+        raise AssertionError("tunnels/show does not say why:\n%s"
+                             % "\n".join("--- %s ---\n%s" % kv
+                                         for kv in texts.items())) from None
+    for h in (left, right):
+        for secret in psks.values():
+            assert secret not in texts[h.name]

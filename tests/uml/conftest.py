@@ -8,10 +8,16 @@ Fixtures:
                     sanitizer wrote a report.
     left, right     KernelHosts 192.0.2.1 / fd00::1 and 192.0.2.2 / fd00::2
                     on 'lab' (nothing started: see ukernel.setup_tutorial).
-    module_lab      a KernelLab shared by the tests of one module (torn
-                    down, and checked like 'lab', after its last test), for
-                    scenarios that reuse hosts; the module's own fixtures
-                    add and set up its hosts.
+    ike             the IKE daemon driver, parametrized: "strongswan"
+                    (ukernel.Strongswan) and "libreswan"
+                    (ulibreswan.Libreswan; skipped without the unpacked
+                    Libreswan tree, failed then if
+                    $OVSEC_REQUIRE_LIBRESWAN=1).  Module-scoped: a module
+                    runs all its scenarios with one daemon, then the other.
+    module_lab      a KernelLab shared by the tests of one module and IKE
+                    daemon (torn down, and checked like 'lab', after its
+                    last test), for scenarios that reuse hosts; the
+                    module's own fixtures add and set up its hosts.
     ovsec_monitor_binary
                     path of the ovsec-monitor to test ($OVSEC_MONITOR, else
                     build-test/ or build/ of the checkout); the test is
@@ -42,6 +48,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 import lab as labmod  # noqa: E402
 import ukernel  # noqa: E402
+import ulibreswan  # noqa: E402
 
 _ACTIVE_LABS = []
 
@@ -132,8 +139,27 @@ def lab():
 
 
 @pytest.fixture(scope="module")
-def module_lab():
+def module_lab(ike):
+    # One lab per IKE daemon: the module's hosts are set up for it.
     yield from _kernel_lab()
+
+
+@pytest.fixture(scope="module", params=ukernel.IKE_DAEMONS)
+def ike(request):
+    """The IKE daemon driver a scenario runs with (ukernel.Strongswan or
+    ulibreswan.Libreswan: setup, daemon restarts, "tunnel is up").
+    Module-scoped, so that pytest runs a module's scenarios daemon by
+    daemon.  The Libreswan ones skip if the unpacked Libreswan tree is
+    missing (scripts/get-libreswan.sh, run on the host), and fail instead
+    with $OVSEC_REQUIRE_LIBRESWAN=1."""
+    if request.param == "strongswan":
+        return ukernel.STRONGSWAN
+    tree, why = ulibreswan.find_tree()
+    if tree is None:
+        if os.environ.get("OVSEC_REQUIRE_LIBRESWAN") == "1":
+            pytest.fail(why + " (OVSEC_REQUIRE_LIBRESWAN=1)", pytrace=False)
+        pytest.skip(why)
+    return ulibreswan.Libreswan(tree)
 
 
 @pytest.fixture

@@ -35,6 +35,10 @@
    The kernel's XfrmOutPolBlock counter (/proc/net/xfrm_stat) proves that
    the packets were sent into the tunnel and blocked, not lost elsewhere.
 
+Every scenario runs once with each IKE daemon (the 'ike' fixture): with
+Libreswan, "charon" above means pluto, and the certificate names are
+checked in pluto's connections (ipsec whack --status).
+
 All scenarios run in one pytest session (one guest boot), each on its own
 lab.  Every scenario prints a "BENCH:" line with its duration and the time
 from adding the ports to the first answered ping.
@@ -63,7 +67,7 @@ N_PINGS = 5
 # Bounds, in seconds.
 PKI_TIMEOUT = 60
 DROP_POLICY_TIMEOUT = 10
-CHARON_GONE_TIMEOUT = 10
+IKE_GONE_TIMEOUT = 10
 
 # What charon's policies for a tunnel of each type select (besides the
 # endpoints), in both directions.
@@ -215,26 +219,13 @@ def assert_key_secret(host, key):
                             % (host.name, where))
 
 
-def ike_identities(show):
-    """(local id, remote id) pairs of the ESTABLISHED IKE SAs in a
-    TunnelShow's active connections ("  tun[3]: ESTABLISHED,
-    192.0.2.1[left]...192.0.2.2[right]")."""
-    out = []
-    for line in show.active:
-        m = re.match(r"^ +\S+\[\d+\]: ESTABLISHED, \S+?\[(.*)\]\.\.\."
-                     r"\S+?\[(.*)\]$", line)
-        if m:
-            out.append((m.group(1), m.group(2)))
-    return out
-
-
 @pytest.mark.parametrize("type", ukernel.TUNNEL_TYPES)
 @pytest.mark.parametrize("mode", ["self-signed", "ca-signed"])
 def test_certificates(mode, type, left, right, ovsec_monitor_binary, pki,
-                      report):
+                      report, ike):
     """A 'type' tunnel authenticated by certificates of 'mode'."""
     t_start = time.monotonic()
-    ukernel.setup_tutorial([left, right], ovsec_monitor_binary)
+    ike.setup([left, right], ovsec_monitor_binary)
     options = {h: configure_certificates(pki, mode, h, peer)
                for h, peer in ((left, right), (right, left))}
 
@@ -250,7 +241,7 @@ def test_certificates(mode, type, left, right, ovsec_monitor_binary, pki,
         show = ukernel.wait_tunnel_up(h, peer=peer)
         # Authenticated by the certificates: the IKE SA's identities are
         # the CNs (a PSK tunnel would show the addresses).
-        assert (h.name, peer.name) in ike_identities(show), show.text
+        ike.assert_cert_auth(h, peer, show)
         # The SAs protect this tunnel type's packets.
         for direction in ("out", "in"):
             assert any(TYPE_SELECTOR[type] in p and "dir " + direction in p
@@ -264,7 +255,7 @@ def test_certificates(mode, type, left, right, ovsec_monitor_binary, pki,
     assert len(esp) >= 4 * N_PINGS, ("too few ESP packets on the "
                                      "underlay:\n" + "\n".join(esp))
     ukernel.bench(report, "certificates %s %s" % (mode, type),
-                  time.monotonic() - t_start, first_ping)
+                  time.monotonic() - t_start, first_ping, ike=ike)
 
 
 # ---- ipsec_skb_mark ---------------------------------------------------------
@@ -330,14 +321,16 @@ def assert_blocked_traffic(hosts, cap, since, before, answered, what):
     assert_blocked(hosts, before, "pings were sent over br-ipsec")
 
 
-def charon_gone(host, peer):
+def ike_gone(host, peer):
     """Waits until 'host' has no SA and no policy for 'peer' other than
-    ovsec's drop policies (charon removed its own when it stopped)."""
+    ovsec's drop policies (the IKE daemon removed its own when it
+    stopped)."""
     def check(xfrm):
         states, policies = xfrm
         return not states and all("action block" in p for p in policies)
-    um.wait(lambda: host.xfrm_between(peer), check, CHARON_GONE_TIMEOUT,
-            "%s's charon to remove its SAs and policies" % host.name)
+    um.wait(lambda: host.xfrm_between(peer), check, IKE_GONE_TIMEOUT,
+            "%s's %s to remove its SAs and policies"
+            % (host.name, host.ike.daemon_name))
 
 
 def assert_tunnel_up(a, b, cap, clean_since, steady):
@@ -357,13 +350,13 @@ def assert_tunnel_up(a, b, cap, clean_since, steady):
 
 @pytest.mark.parametrize("type", ukernel.TUNNEL_TYPES)
 def test_skb_mark_all_packets(type, left, right, ovsec_monitor_binary,
-                              report):
+                              report, ike):
     """ipsec_skb_mark=0/1: every tunnel packet matches.  No plaintext from
     the first packet of a tunnel configured and used at once, nor after
     charon stops."""
     t_start = time.monotonic()
     hosts = (left, right)
-    ukernel.setup_tutorial(hosts, ovsec_monitor_binary)
+    ike.setup(hosts, ovsec_monitor_binary)
     set_skb_mark(hosts, 0, 1)
 
     # Before the SA is up: traffic at once, captured from before the
@@ -379,16 +372,17 @@ def test_skb_mark_all_packets(type, left, right, ovsec_monitor_binary,
     # The IKE daemon stopped: charon removes its SAs and policies (SIGTERM),
     # only the drop policies stand between the traffic and the underlay.
     for h in hosts:
-        h.charon_daemon.stop()
+        ike.stop(h)
     for h, peer in ((left, right), (right, left)):
-        charon_gone(h, peer)
+        ike_gone(h, peer)
     before = {h: xfrm_blocked(h) for h in hosts}
     answered = ping_both_ways(left, right)
     assert_blocked_traffic(hosts, cap, start, before, answered,
-                           "with ipsec_skb_mark=0/1 and charon stopped")
+                           "with ipsec_skb_mark=0/1 and %s stopped"
+                           % ike.daemon_name)
     cap.stop()
     ukernel.bench(report, "skb_mark 0/1 %s" % type,
-                  time.monotonic() - t_start, first_ping)
+                  time.monotonic() - t_start, first_ping, ike=ike)
 
 
 def mark_local_traffic(host, mark):
@@ -403,7 +397,7 @@ def mark_local_traffic(host, mark):
 
 @pytest.mark.parametrize("type", ukernel.TUNNEL_TYPES)
 def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
-                                 report):
+                                 report, ike):
     """ipsec_skb_mark=1/1: only packets marked by an OpenFlow rule match.
     With charon killed before any traffic: unmarked packets are dropped by
     the tunnel's fallback drop policy (which matches packets without a
@@ -413,10 +407,10 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     under traffic without a plaintext packet."""
     t_start = time.monotonic()
     hosts = (left, right)
-    ukernel.setup_tutorial(hosts, ovsec_monitor_binary)
+    ike.setup(hosts, ovsec_monitor_binary)
     set_skb_mark(hosts, 1, 1)
     for h in hosts:
-        h.charon_daemon.kill()
+        ike.kill(h)
 
     cap = left.capture_underlay("all")
     ukernel.connect(left, right, type=type,
@@ -432,7 +426,8 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     before = {h: xfrm_blocked(h) for h in hosts}
     answered = ping_both_ways(left, right)
     assert_blocked_traffic(hosts, cap, unmarked, before, answered,
-                           "from unmarked packets with charon down")
+                           "from unmarked packets with %s down"
+                           % ike.daemon_name)
 
     # Marked 2: matches neither ipsec_skb_mark=1/1 nor the fallback drop,
     # so nothing protects it.  The ping works, in plaintext.
@@ -451,13 +446,14 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     before = {h: xfrm_blocked(h) for h in hosts}
     answered = ping_both_ways(left, right)
     assert_blocked_traffic(hosts, cap, marked, before, answered,
-                           "from marked packets with charon down")
+                           "from marked packets with %s down"
+                           % ike.daemon_name)
 
     # charon starts: the monitor loads the tunnel into it while the
     # traffic keeps coming; the SA comes up with no plaintext on the way.
     t0 = time.monotonic()
     for h in hosts:
-        h.charon_daemon.start()
+        ike.start(h)
     first_ping = ukernel.wait_ping(left, right, since=t0)
     steady = time.time()
     assert_tunnel_up(left, right, cap, marked, steady)
@@ -465,5 +461,6 @@ def test_skb_mark_marked_packets(type, left, right, ovsec_monitor_binary,
     # The ports were added long before charon ran: time the first ping
     # from charon's start (it includes the monitor's reconnection
     # backoff, up to 1 s).
-    report("BENCH: skb_mark 1/1 %s: scenario %.2f s, charon start to first "
-           "ping %.2f s" % (type, time.monotonic() - t_start, first_ping))
+    report("BENCH: skb_mark 1/1 %s (%s): scenario %.2f s, %s start to "
+           "first ping %.2f s" % (type, ike.name, time.monotonic() - t_start,
+                                  ike.daemon_name, first_ping))

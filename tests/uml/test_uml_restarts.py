@@ -35,6 +35,10 @@ Run inside the user-mode Linux guest (one boot for both scenarios):
    convergence time from the last add-port until all pairs ping is
    printed, and so is the memory the four hosts' daemons use.
 
+Both run once with each IKE daemon (the 'ike' fixture): with Libreswan,
+"charon" above means pluto, and the IKE and child SAs compared across
+the other restarts are pluto's state serials (ipsec whack --status).
+
 Both assert, for every tunnel, what every real-kernel scenario asserts:
 ping across the overlay both ways, ESP on the underlay, no plaintext
 tunnel packet on the underlay once both ends have the tunnel's
@@ -71,7 +75,8 @@ NO_LOSS_GAP = 2.0
 MESH_HOSTS = 4
 # Minimum MemAvailable left in the guest with the mesh converged.
 MESH_MIN_AVAILABLE_MB = 128
-DAEMONS = ("ovsdb-server", "charon", "ovsec-monitor", "ovs-vswitchd")
+# Besides the IKE daemon (charon or pluto).
+DAEMONS = ("ovsdb-server", "ovsec-monitor", "ovs-vswitchd")
 
 
 # ---- continuous pings --------------------------------------------------
@@ -126,38 +131,7 @@ class PingStream:
 
 # ---- SAs -----------------------------------------------------------------
 
-# "tun: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r"
-_IKE_SA_RE = re.compile(r"^(\S+): #(\d+), (\S+), IKEv\d, "
-                        r"([0-9a-f]{16})_i\*? ([0-9a-f]{16})_r\*?$")
-# "  tun-out: #2, reqid 1, INSTALLED, TRANSPORT, ESP:AES_GCM_16-256/..."
-_CHILD_SA_RE = re.compile(r"^  (\S+): #(\d+), reqid \d+, (\S+), ")
-# "    in  c1a2b3c4,      0 bytes, ..." / "    out c4b3a2c1, ..."
-_CHILD_SPI_RE = re.compile(r"^    (in|out) +([0-9a-f]{8})\b")
 _XFRM_SPI_RE = re.compile(r"^\s+proto esp spi (0x[0-9a-f]+)", re.M)
-
-
-def charon_sa_ids(host):
-    """What identifies charon's SAs on 'host', from swanctl --list-sas:
-    a sorted list of ("IKE", conn, uniqueid, state, spi_i, spi_r) and
-    ("CHILD", child, uniqueid, state, spi_in, spi_out) tuples."""
-    text = host.swanctl("--list-sas")
-    ike, children = [], []
-    for line in text.splitlines():
-        m = _IKE_SA_RE.match(line)
-        if m:
-            ike.append(("IKE",) + m.groups())
-            continue
-        m = _CHILD_SA_RE.match(line)
-        if m:
-            children.append(["CHILD"] + list(m.groups()) + [None, None])
-            continue
-        m = _CHILD_SPI_RE.match(line)
-        if m and children:
-            children[-1][4 if m.group(1) == "in" else 5] = m.group(2)
-    for c in children:
-        assert c[4] and c[5], ("%s: no SPIs for CHILD_SA %s in swanctl "
-                               "--list-sas:\n%s" % (host.name, c[1], text))
-    return sorted(ike + [tuple(c) for c in children])
 
 
 def kernel_esp_sas(host, peer):
@@ -175,11 +149,12 @@ def kernel_esp_sas(host, peer):
 
 def sa_snapshot(a, b):
     """Every SA identity of the tunnel between 'a' and 'b', both hosts'
-    kernels and charons."""
+    kernels and IKE daemons (charon's unique ids and SPIs, pluto's
+    serials)."""
     return {"%s kernel" % a.name: kernel_esp_sas(a, b),
             "%s kernel" % b.name: kernel_esp_sas(b, a),
-            "%s charon" % a.name: charon_sa_ids(a),
-            "%s charon" % b.name: charon_sa_ids(b)}
+            "%s %s" % (a.name, a.ike.daemon_name): a.ike.sa_ids(a),
+            "%s %s" % (b.name, b.ike.daemon_name): b.ike.sa_ids(b)}
 
 
 def assert_sa_snapshot(before, after, what):
@@ -236,12 +211,13 @@ def _stamp(line):
 
 # ---- 1. restarts under traffic ------------------------------------------
 
-def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report):
+def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report,
+                                ike):
     t_begin = time.monotonic()
     hosts = (left, right)
-    ukernel.setup_tutorial(
-        list(hosts), ovsec_monitor_binary,
-        "--reconcile-interval=%d" % RECONCILE_INTERVAL)
+    ike.setup(list(hosts), ovsec_monitor_binary,
+              reconcile_interval=RECONCILE_INTERVAL)
+    daemon = ike.daemon_name
     cap = left.capture_underlay("underlay")
 
     psk = "restarts-" + os.urandom(8).hex()
@@ -301,18 +277,18 @@ def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report):
                 "gap %.2f s, %d echoes lost" % (name, gap, lost))
         esp = cap.traffic(since=t_done).esp
         assert esp, "%s: no ESP on the underlay after the event" % name
-        report("BENCH: restarts: %s: outage %.2f s (longest gap between "
+        report("BENCH: restarts (%s): %s: outage %.2f s (longest gap between "
                "replies, both directions), %d echoes lost; the restart "
-               "took %.2f s" % (name, gap, lost, action_s))
+               "took %.2f s" % (ike.name, name, gap, lost, action_s))
 
     # -- charon on left: SAs are torn down and negotiated anew.
     def restart_charon(excuse):
         stopped = time.time()
-        left.charon_daemon.restart()
-        # The window of excused plaintext ends when left's charon holds
-        # the tunnel's connection again (and so its trap policies).
-        labmod.poll(lambda: "tun" in um.charon_conns(left), APPLY_TIMEOUT,
-                    "the monitor to reload tun into the new charon")
+        ike.restart(left)
+        # The window of excused plaintext ends when left's IKE daemon
+        # holds the tunnel's connections again (and so its policies).
+        labmod.poll(lambda: ike.holds(left, "tun"), APPLY_TIMEOUT,
+                    "the monitor to reload tun into the new %s" % daemon)
         if excuse:
             excused.append((stopped, time.time()))
 
@@ -322,10 +298,11 @@ def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report):
         new = sa_snapshot(left, right)
         for key in ("left kernel", "right kernel"):
             assert new[key] and not set(new[key]) & set(old[key]), (
-                "the ESP SAs were not renegotiated after charon's restart "
-                "(%s):\nbefore: %s\nafter:  %s" % (key, old[key], new[key]))
+                "the ESP SAs were not renegotiated after %s's restart "
+                "(%s):\nbefore: %s\nafter:  %s" % (daemon, key, old[key],
+                                                   new[key]))
 
-    charon_event("charon restart (left)", excuse=True)
+    charon_event("%s restart (left)" % daemon, excuse=True)
 
     # -- ovsdb-server on right: nothing below OVSDB changes.
     def restart_ovsdb():
@@ -369,7 +346,8 @@ def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report):
                 and "dport 6081" in p.selector]
     labmod.poll(lambda: all(drop_policies(h) for h in hosts),
                 APPLY_TIMEOUT, "the monitors to install drop policies")
-    charon_event("charon restart (left), ipsec_skb_mark set", excuse=False)
+    charon_event("%s restart (left), ipsec_skb_mark set" % daemon,
+                 excuse=False)
 
     for s in streams:
         s.stop()
@@ -381,17 +359,18 @@ def test_restarts_under_traffic(left, right, ovsec_monitor_binary, report):
               if any(a <= _stamp(p) <= b for a, b in excused)]
     # right kept its connection, and so its trap policies, throughout.
     from_right = _from(during, right.underlay(), left.underlay())
-    assert not from_right, ("right sent plaintext while left's charon "
-                            "restarted:\n" + "\n".join(from_right[:20]))
+    assert not from_right, ("right sent plaintext while left's %s "
+                            "restarted:\n%s"
+                            % (daemon, "\n".join(from_right[:20])))
     ukernel.assert_no_plaintext(ukernel.UnderlayTraffic(
         traffic.esp, [p for p in leaked if p not in during]),
         "with both ends' connections loaded")
     duration = time.monotonic() - t_begin
-    ukernel.bench(report, "restarts", duration, first_ping)
-    report("BENCH: restarts: plaintext Geneve from left while its charon "
+    ukernel.bench(report, "restarts", duration, first_ping, ike=ike)
+    report("BENCH: restarts (%s): plaintext Geneve from left while its %s "
            "restarted without ipsec_skb_mark: %d packets (none with it); "
            "%d ESP packets on left's veth"
-           % (len(during), len(traffic.esp)))
+           % (ike.name, daemon, len(during), len(traffic.esp)))
 
 
 # ---- 2. a mesh of four hosts -----------------------------------------------
@@ -425,21 +404,15 @@ def mesh_tunnel(b):
     return "tun%d" % b.index
 
 
-def test_mesh_of_four(lab, ovsec_monitor_binary, report):
+def test_mesh_of_four(lab, ovsec_monitor_binary, report, ike):
     t_begin = time.monotonic()
     mem_before = _meminfo()
     hosts = [lab.add_host("h%d" % n, n) for n in range(1, MESH_HOSTS + 1)]
     pairs = [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1:]]
 
-    # Phase by phase, as ukernel.setup_tutorial(), but one bridge per
-    # peer instead of br-ipsec.
+    # The tutorial's hosts, but one bridge per peer instead of br-ipsec.
+    ike.setup(hosts, ovsec_monitor_binary, bridge=None)
     for h in hosts:
-        h.start_ovsdb_server()
-        h.start_charon()
-        h.start_ovsec_monitor(ovsec_monitor_binary)
-    for h in hosts:
-        h.check_upstream_pidfile()
-        h.start_vswitchd()
         # Few commands: process creation is slow in the guest.
         peers = [p for p in hosts if p is not h]
         h.vsctl(*[w for p in peers
@@ -524,7 +497,7 @@ def test_mesh_of_four(lab, ovsec_monitor_binary, report):
 
     # Memory, with everything converged.
     mem_after = _meminfo()
-    rss = {name: 0 for name in DAEMONS}
+    rss = {name: 0 for name in DAEMONS + (ike.daemon_name,)}
     for h in hosts:
         for d in h.daemons:
             if d.name in rss:
@@ -548,17 +521,17 @@ def test_mesh_of_four(lab, ovsec_monitor_binary, report):
         cap.stop()
 
     duration = time.monotonic() - t_begin
-    ukernel.bench(report, "mesh of four", duration, first_ping)
-    report("BENCH: mesh of four: %d tunnels; daemons up in %.2f s; "
+    ukernel.bench(report, "mesh of four", duration, first_ping, ike=ike)
+    report("BENCH: mesh of four (%s): %d tunnels; daemons up in %.2f s; "
            "add-ports took %.2f s; last add-port to all %d pairs pinging "
            "both ways %.2f s (first add-port: %.2f s); plaintext before "
            "both ends were loaded: %d packets"
-           % (len(pairs) * 2, setup_s, added - first_add, len(pairs),
+           % (ike.name, len(pairs) * 2, setup_s, added - first_add, len(pairs),
               converged - last_add, converged - first_add, plaintext))
     total = sum(rss.values())
-    report("BENCH: mesh of four: memory: RSS of the %d hosts' daemons "
+    report("BENCH: mesh of four (%s): memory: RSS of the %d hosts' daemons "
            "%.1f MiB (%s); guest MemAvailable %d -> %d MiB of %d MiB"
-           % (len(hosts), total / 1024.0,
+           % (ike.name, len(hosts), total / 1024.0,
               ", ".join("%s %.1f" % (k, v / 1024.0) for k, v in rss.items()),
               mem_before["MemAvailable"] // 1024,
               mem_after["MemAvailable"] // 1024,

@@ -22,10 +22,10 @@ import ukernel
 N_PINGS = 5
 
 
-def test_psk_geneve_tunnel(left, right, ovsec_monitor_binary, report):
+def test_psk_geneve_tunnel(left, right, ovsec_monitor_binary, report, ike):
     psk = "smoke-" + os.urandom(8).hex()
     t_setup = time.monotonic()
-    ukernel.setup_tutorial([left, right], ovsec_monitor_binary)
+    ike.setup([left, right], ovsec_monitor_binary)
     setup_s = time.monotonic() - t_setup
 
     # Whole life of the tunnel, on one veth only.
@@ -48,9 +48,9 @@ def test_psk_geneve_tunnel(left, right, ovsec_monitor_binary, report):
 
     late = set(cap.traffic(since=loaded).plaintext)
     early = [p for p in traffic.plaintext if p not in late]
-    report("uml smoke: daemons of both hosts up in %.2f s; add-port to "
+    report("uml smoke (%s): daemons of both hosts up in %.2f s; add-port to "
            "first answered ping %.2f s; ESP packets on left's veth %d; "
            "plaintext tunnel packets before both ends loaded the "
-           "connections %d" % (setup_s, first_ping_s, len(traffic.esp),
+           "connections %d" % (ike.name, setup_s, first_ping_s, len(traffic.esp),
                                len(early))
            + "".join("\n  plaintext: " + p for p in early[:5]))

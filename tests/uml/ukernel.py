@@ -122,6 +122,7 @@ import signal
 import time
 
 import lab as labmod
+import util_monitor as um
 
 # ovs-vswitchd 3.1 refreshes its count of CPU cores at most every 10 s of
 # CLOCK_MONOTONIC, starting from 0: in a guest whose uptime is below 10 s
@@ -208,6 +209,9 @@ class KernelHost(labmod.Host):
     def __init__(self, lab, name, index):
         super().__init__(lab, name, index)
         self.vswitchd = None
+        # The IKE daemon interface of this host (Strongswan by default;
+        # set by the driver's setup()).
+        self.ike = STRONGSWAN
 
     # ---- addresses -------------------------------------------------------
 
@@ -470,8 +474,8 @@ def setup_tutorial(hosts, monitor, *monitor_args, ipv6_overlay=False,
     """Sets up every host of 'hosts' as the tutorial's host: ovsdb-server,
     charon (with 'charon_extra' inside strongswan.conf's charon section),
     ovsec-monitor ('monitor' binary, with 'monitor_args'), ovs-vswitchd
-    and 'bridge' with 192.0.0.N/24 (and fd01::N/64 if 'ipv6_overlay').
-    Works phase by phase over all hosts, so that the wait for a safe
+    and 'bridge' (None: no bridge) with 192.0.0.N/24 (and fd01::N/64 if
+    'ipv6_overlay').  Works phase by phase over all hosts, so that the wait for a safe
     uptime before ovs-vswitchd overlaps with the other daemons' start.
     Checks that ovs-vswitchd will accept IPsec options (the monitor holds
     ovs-monitor-ipsec.pid)."""
@@ -492,7 +496,122 @@ def setup_tutorial(hosts, monitor, *monitor_args, ipv6_overlay=False,
     for host in hosts:
         host.check_upstream_pidfile()
         host.start_vswitchd()
-        host.add_bridge(bridge, ipv6_overlay)
+        if bridge:
+            host.add_bridge(bridge, ipv6_overlay)
+
+
+# ---- IKE daemons ----------------------------------------------------------
+
+# What the scenarios run with: the 'ike' fixture (conftest.py) is one
+# driver per name, Strongswan below or ulibreswan.Libreswan.
+IKE_DAEMONS = ("strongswan", "libreswan")
+
+# "tun: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r"
+_IKE_SA_RE = re.compile(r"^(\S+): #(\d+), (\S+), IKEv\d, "
+                        r"([0-9a-f]{16})_i\*? ([0-9a-f]{16})_r\*?$")
+# "  tun-out: #2, reqid 1, INSTALLED, TRANSPORT, ESP:AES_GCM_16-256/..."
+_CHILD_SA_RE = re.compile(r"^  (\S+): #(\d+), reqid \d+, (\S+), ")
+# "    in  c1a2b3c4,      0 bytes, ..." / "    out c4b3a2c1, ..."
+_CHILD_SPI_RE = re.compile(r"^    (in|out) +([0-9a-f]{8})\b")
+
+
+class Strongswan:
+    """The IKE daemon interface the scenarios use, for strongSwan's charon
+    (started by lab.Host.start_charon()).  ulibreswan.Libreswan has the
+    same methods for pluto:
+
+        name, daemon_name      "strongswan", "charon"
+        setup(hosts, monitor, *monitor_args, ipv6_overlay=False,
+              bridge=BRIDGE, reconcile_interval=None)
+                               setup_tutorial() with this daemon
+        daemon(host)           its lab.Daemon on 'host'
+        stop/kill/start/restart(host)
+        tunnel_up(host, name, type, show)
+                               does the TunnelShow 'show' have the daemon's
+                               SAs of tunnel 'name' up?
+        holds(host, name)      does the daemon hold the tunnel's
+                               connections (and so its trap policies)?
+        sa_ids(host)           what identifies the daemon's established
+                               IKE and child SAs (sorted list): equal
+                               before and after an event means nothing
+                               was renegotiated
+        assert_cert_auth(host, peer, show)
+                               the tunnel's IKE SA is authenticated by the
+                               certificates named 'host' and 'peer'
+    """
+
+    name = "strongswan"
+    daemon_name = "charon"
+    UP_WHAT = "an INSTALLED child SA"
+
+    def setup(self, hosts, monitor, *monitor_args, ipv6_overlay=False,
+              bridge=BRIDGE, reconcile_interval=None):
+        args = list(monitor_args)
+        if reconcile_interval is not None:
+            args.append("--reconcile-interval=%d" % reconcile_interval)
+        for h in hosts:
+            h.ike = self
+        setup_tutorial(hosts, monitor, *args, ipv6_overlay=ipv6_overlay,
+                       bridge=bridge)
+
+    def daemon(self, host):
+        return host.charon_daemon
+
+    def stop(self, host):
+        return self.daemon(host).stop()
+
+    def kill(self, host):
+        self.daemon(host).kill()
+
+    def start(self, host):
+        return self.daemon(host).start()
+
+    def restart(self, host):
+        self.daemon(host).restart()
+
+    def tunnel_up(self, host, name, type, show):
+        return bool(show.children)
+
+    def holds(self, host, name):
+        return name in um.charon_conns(host)
+
+    def sa_ids(self, host):
+        """From swanctl --list-sas: a sorted list of ("IKE", conn,
+        uniqueid, state, spi_i, spi_r) and ("CHILD", child, uniqueid,
+        state, spi_in, spi_out) tuples."""
+        text = host.swanctl("--list-sas")
+        ike, children = [], []
+        for line in text.splitlines():
+            m = _IKE_SA_RE.match(line)
+            if m:
+                ike.append(("IKE",) + m.groups())
+                continue
+            m = _CHILD_SA_RE.match(line)
+            if m:
+                children.append(["CHILD"] + list(m.groups()) + [None, None])
+                continue
+            m = _CHILD_SPI_RE.match(line)
+            if m and children:
+                children[-1][4 if m.group(1) == "in" else 5] = m.group(2)
+        for c in children:
+            assert c[4] and c[5], ("%s: no SPIs for CHILD_SA %s in swanctl "
+                                   "--list-sas:\n%s" % (host.name, c[1], text))
+        return sorted(ike + [tuple(c) for c in children])
+
+    def assert_cert_auth(self, host, peer, show):
+        # The IKE SA's identities are the CNs (a PSK tunnel would show
+        # the addresses): "  tun[3]: ESTABLISHED, 192.0.2.1[left]...
+        # 192.0.2.2[right]".
+        ids = []
+        for line in show.active:
+            m = re.match(r"^ +\S+\[\d+\]: ESTABLISHED, \S+?\[(.*)\]\.\.\."
+                         r"\S+?\[(.*)\]$", line)
+            if m:
+                ids.append((m.group(1), m.group(2)))
+        assert (host.name, peer.name) in ids, show.text
+
+
+STRONGSWAN = Strongswan()
 
 
 def connect(a, b, name="tun", type="geneve", psk=None, local_ip=None, af=4,
@@ -707,18 +826,22 @@ class TunnelShow:
 
 def wait_tunnel_up(host, name="tun", af=4, peer=None, timeout=SHOW_TIMEOUT):
     """Waits until the host's tunnels/show reports 'name' CONFIGURED with
-    an INSTALLED child SA and kernel SAs both ways between the tunnel's
-    endpoints ('peer': the other KernelHost, or its address; default:
-    the tunnel's remote_ip).  Returns the TunnelShow; raises
-    AssertionError with the whole section if the deadline passes."""
+    its IKE daemon's SAs up (host.ike.tunnel_up(): an INSTALLED child SA
+    for charon, an established ESP SA on every connection for pluto) and
+    kernel SAs both ways between the tunnel's endpoints ('peer': the other
+    KernelHost, or its address; default: the tunnel's remote_ip).  Returns
+    the TunnelShow; raises AssertionError with the whole section if the
+    deadline passes."""
     last = [None]
 
     def ok():
         t = host.tunnel_show(name)
         last[0] = t
-        if t.state != "CONFIGURED" or not t.children:
+        if t.state != "CONFIGURED":
             return False
         js = host.tunnel_json(name) or {}
+        if not host.ike.tunnel_up(host, name, js.get("type"), t):
+            return False
         remote = (peer.underlay(af) if isinstance(peer, labmod.Host)
                   else peer or js.get("remote_ip"))
         local = js.get("local_ip") or host.underlay(af)
@@ -728,10 +851,10 @@ def wait_tunnel_up(host, name="tun", af=4, peer=None, timeout=SHOW_TIMEOUT):
         return labmod.poll(ok, timeout, "tunnels/show", interval=0.2)
     except labmod.LabError:
         raise AssertionError(
-            "%s: tunnels/show does not report %s CONFIGURED with an "
-            "INSTALLED child and kernel SAs both ways within %d s:\n%s"
-            % (host.name, name, timeout, last[0].text if last[0]
-               else "(nothing)")) from None
+            "%s: tunnels/show does not report %s CONFIGURED with %s and "
+            "kernel SAs both ways within %d s:\n%s"
+            % (host.name, name, host.ike.UP_WHAT, timeout,
+               last[0].text if last[0] else "(nothing)")) from None
 
 
 # ---- underlay captures ------------------------------------------------------
@@ -791,8 +914,10 @@ def assert_no_plaintext(traffic, what="after the connections were loaded"):
            "\n".join(traffic.plaintext[:20])))
 
 
-def bench(report, name, duration, first_ping):
+def bench(report, name, duration, first_ping, ike=None):
     """Prints (through the 'report' fixture) the line the closing note
-    collects: "BENCH: NAME: scenario D s, add-port to first ping P s"."""
-    report("BENCH: %s: scenario %.2f s, add-port to first ping %.2f s"
-           % (name, duration, first_ping))
+    collects: "BENCH: NAME (IKE): scenario D s, add-port to first ping P
+    s", IKE the name of the IKE daemon driver 'ike' (default
+    strongswan)."""
+    report("BENCH: %s (%s): scenario %.2f s, add-port to first ping %.2f s"
+           % (name, (ike or STRONGSWAN).name, duration, first_ping))

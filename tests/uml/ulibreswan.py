@@ -28,21 +28,19 @@ Helpers:
                                 Libreswan's %defaultroute needs
     use_tree_ipsec(host, pluto) the tree's `ipsec` on the host's PATH and
                                 over /usr/sbin/ipsec (pluto's updown)
-    setup_hosts(hosts, monitor, tree)
-                                both of those, ovsdb-server, pluto,
-                                ovsec-monitor --ike-daemon=libreswan on
-                                every host, then ovs-vswitchd and
-                                br-ipsec; returns {host: Pluto}
+    Libreswan(tree)             the IKE daemon driver of the 'ike' fixture
+                                (ukernel.Strongswan's interface): setup()
+                                does both of those, ovsdb-server, pluto
+                                (host.pluto) and ovsec-monitor
+                                --ike-daemon=libreswan on every host,
+                                then ovs-vswitchd and br-ipsec;
+                                tunnel_up() wants every connection of the
+                                tunnel with an established ESP SA
+                                (tunnels/show lists pluto's connections,
+                                not charon's INSTALLED children)
     active_conns(show)          {connection: line} of a TunnelShow's
                                 active connections
-    wait_tunnel_up(host, name, type, af, peer)
-                                ukernel.wait_tunnel_up() for Libreswan:
-                                every connection of the tunnel with an
-                                established ESP SA (tunnels/show lists
-                                pluto's connections, not charon's
-                                INSTALLED children) and kernel SAs both
-                                ways
-    esp_spis(host, peer, af)    SPIs of the kernel's ESP SAs to/from peer
+    conn_spis(show)             {connection: (spi in, spi out)}
 """
 
 import os
@@ -53,11 +51,6 @@ import subprocess
 import lab as labmod
 import ukernel
 import util_libreswan as lsw
-
-# How often the monitors reconcile with pluto: short, so that a restarted
-# monitor that would renegotiate does so within a scenario's observation
-# window.
-RECONCILE_INTERVAL = 2
 
 # Default gateways of the hosts (see set_gateway_routes()).
 GATEWAY4 = "192.0.2.254"
@@ -132,29 +125,83 @@ def use_tree_ipsec(host, pluto):
             % pluto.tree)
 
 
-def setup_hosts(hosts, monitor, tree, ipv6_overlay=False):
-    """The tutorial's hosts with Libreswan: ovsdb-server, pluto and
-    ovsec-monitor --ike-daemon=libreswan (--no-restart-ike-daemon) on
-    every host, then ovs-vswitchd and br-ipsec (phase by phase, so that
-    ovs-vswitchd's wait for a safe uptime overlaps the rest).  Returns
-    {host: Pluto}."""
-    plutos = {}
-    for host in hosts:
-        set_gateway_routes(host)
-        p = lsw.Pluto(host, tree)
-        p.prepare()
-        use_tree_ipsec(host, p)
-        host.start_ovsdb_server()
-        p.start()
-        host.start_ovsec_monitor(
-            monitor, *lsw.monitor_args(p),
-            "--reconcile-interval=%d" % RECONCILE_INTERVAL, env=p.env)
-        plutos[host] = p
-    for host in hosts:
-        host.check_upstream_pidfile()
-        host.start_vswitchd()
-        host.add_bridge(ukernel.BRIDGE, ipv6_overlay)
-    return plutos
+class Libreswan:
+    """ukernel.Strongswan's interface for Libreswan's pluto: each host
+    runs pluto from the unpacked tree 'tree' (host.pluto, a
+    util_libreswan.Pluto) and ovsec-monitor --ike-daemon=libreswan
+    --no-restart-ike-daemon."""
+
+    name = "libreswan"
+    daemon_name = "pluto"
+    UP_WHAT = "an established ESP SA on every connection"
+
+    def __init__(self, tree):
+        self.tree = tree
+
+    def setup(self, hosts, monitor, *monitor_args, ipv6_overlay=False,
+              bridge=ukernel.BRIDGE, reconcile_interval=None):
+        """The tutorial's hosts: default routes through a gateway,
+        ovsdb-server, pluto and ovsec-monitor on every host, then
+        ovs-vswitchd and 'bridge' (phase by phase, so that ovs-vswitchd's
+        wait for a safe uptime overlaps the rest)."""
+        args = list(monitor_args)
+        if reconcile_interval is not None:
+            args.append("--reconcile-interval=%d" % reconcile_interval)
+        for host in hosts:
+            host.ike = self
+            set_gateway_routes(host)
+            p = lsw.Pluto(host, self.tree)
+            p.prepare()
+            use_tree_ipsec(host, p)
+            host.pluto = p
+            host.start_ovsdb_server()
+            p.start()
+            host.start_ovsec_monitor(monitor, *lsw.monitor_args(p), *args,
+                                     env=p.env)
+        for host in hosts:
+            host.check_upstream_pidfile()
+            host.start_vswitchd()
+            if bridge:
+                host.add_bridge(bridge, ipv6_overlay)
+
+    def daemon(self, host):
+        return host.pluto.daemon
+
+    def stop(self, host):
+        return self.daemon(host).stop()
+
+    def kill(self, host):
+        self.daemon(host).kill()
+
+    def start(self, host):
+        return host.pluto.start()
+
+    def restart(self, host):
+        self.daemon(host).restart()
+
+    def tunnel_up(self, host, name, type, show):
+        """Every connection of the tunnel with an established ESP SA
+        (tunnels/show lists pluto's connections, not charon's INSTALLED
+        children)."""
+        return (type is not None
+                and conn_kinds(name, conn_spis(show)) == expected_kinds(type))
+
+    def holds(self, host, name):
+        js = host.tunnel_json(name) or {}
+        return (js.get("type") is not None
+                and conn_kinds(name, host.pluto.loaded())
+                == expected_kinds(js["type"]))
+
+    def sa_ids(self, host):
+        """pluto's established IKE and ESP SAs: sorted (serial,
+        connection, state) from `ipsec whack --status`."""
+        return [s for s in host.pluto.states() if "ESTABLISHED" in s[2]]
+
+    def assert_cert_auth(self, host, peer, show):
+        # pluto's connections name the certificates' subjects.
+        status = host.pluto.status()
+        assert re.search(r"CN=%s\b" % re.escape(peer.name), status), status
+        assert re.search(r"CN=%s\b" % re.escape(host.name), status), status
 
 
 def conn_kinds(name, conns):
@@ -196,43 +243,3 @@ def conn_spis(show):
         if m:
             out[conn] = (m.group(1), m.group(2))
     return out
-
-
-def wait_tunnel_up(host, name, type, af=4, peer=None,
-                   timeout=ukernel.SHOW_TIMEOUT):
-    """Waits until the host's tunnels/show reports 'name' CONFIGURED with
-    every one of its connections loaded with an established ESP SA, and
-    kernel SAs both ways between the tunnel's endpoints.  Returns the
-    TunnelShow; raises AssertionError with the section on timeout."""
-    last = [None]
-
-    def ok():
-        t = host.tunnel_show(name)
-        last[0] = t
-        if t.state != "CONFIGURED" or t.version is None:
-            return False
-        if conn_kinds(name, conn_spis(t)) != expected_kinds(type):
-            return False
-        js = host.tunnel_json(name) or {}
-        remote = (peer.underlay(af) if isinstance(peer, labmod.Host)
-                  else peer or js.get("remote_ip"))
-        local = js.get("local_ip") or host.underlay(af)
-        return (remote and t.sa_between(local, remote)
-                and t.sa_between(remote, local)) and t
-    try:
-        return labmod.poll(ok, timeout, "tunnels/show", interval=0.2)
-    except labmod.LabError:
-        raise AssertionError(
-            "%s: tunnels/show does not report %s CONFIGURED with an "
-            "established ESP SA on every connection and kernel SAs both "
-            "ways within %d s:\n%s"
-            % (host.name, name, timeout, last[0].text if last[0]
-               else "(nothing)")) from None
-
-
-def esp_spis(host, peer, af=4):
-    """The SPIs of the kernel's (non-larval) XFRM states between 'host'
-    and 'peer'."""
-    states, _ = host.xfrm_between(peer, af)
-    return sorted(m.group(1) for s in states
-                  for m in [re.search(r"\bspi (0x[0-9a-f]+)", s)] if m)

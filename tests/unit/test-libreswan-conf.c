@@ -957,6 +957,9 @@ test_commands(void **state OVS_UNUSED__)
           "--asynchronous --start gnv0-out-1" },
         { LIBRESWAN_V4, LIBRESWAN_CMD_UP, "c",
           "auto --ctlsocket /run/pluto/pluto.ctl --asynchronous --up c" },
+        /* Waits for the outcome: no --asynchronous. */
+        { LIBRESWAN_V4, LIBRESWAN_CMD_UP_WAIT, "c",
+          "auto --ctlsocket /run/pluto/pluto.ctl --up c" },
         { LIBRESWAN_V4, LIBRESWAN_CMD_DOWN, "c",
           "auto --ctlsocket /run/pluto/pluto.ctl --down c" },
         { LIBRESWAN_V4, LIBRESWAN_CMD_DELETE, "c",
@@ -973,6 +976,8 @@ test_commands(void **state OVS_UNUSED__)
           "--asynchronous c" },
         { LIBRESWAN_V5, LIBRESWAN_CMD_UP, "c",
           "up --ctlsocket /run/pluto/pluto.ctl --asynchronous c" },
+        { LIBRESWAN_V5, LIBRESWAN_CMD_UP_WAIT, "c",
+          "up --ctlsocket /run/pluto/pluto.ctl c" },
         { LIBRESWAN_V5, LIBRESWAN_CMD_DOWN, "c",
           "down --ctlsocket /run/pluto/pluto.ctl c" },
         { LIBRESWAN_V5, LIBRESWAN_CMD_DELETE, "c",
