@@ -608,12 +608,17 @@ class _CertPair:
         """Tears the IKE SAs down on purpose and starts a new one from
         left, which can only authenticate with the rotated credentials.
         Returns the seconds the new one took."""
+        old = self.established()
         for h in (self.left, self.right):
-            for sa in established(h, "gen"):
+            for sa in old[h.name]:
                 h.swanctl("--terminate", "--ike-id", sa[0], "--force",
                           "--timeout", "2", check=False)
-        labmod.poll(lambda: not any(self.established().values()), 5,
-                    "the IKE SAs of gen to be gone")
+        # The monitor initiates again a second after the SAs went down,
+        # so "none at all" may never be seen on a loaded machine: wait
+        # for the old ones to be gone.
+        labmod.poll(lambda: all(set(now).isdisjoint(old[name])
+                                for name, now in self.established().items()),
+                    5, "the old IKE SAs of gen to be gone")
         start = time.monotonic()
         self.left.swanctl("--initiate", "--child", "gen-out", "--timeout",
                           "5", check=False, timeout=10)
