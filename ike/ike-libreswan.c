@@ -111,6 +111,7 @@
 #include "ds.h"
 #include "fingerprint.h"
 #include "global-conf.h"
+#include "ike-creds.h"
 #include "hmap.h"
 #include "ike.h"
 #include "libreswan-conf.h"
@@ -2147,93 +2148,6 @@ pems_free__(char **pems, size_t n)
     free(pems);
 }
 
-static bool
-pems_equal__(char **a, size_t n_a, char **b, size_t n_b)
-{
-    if (n_a != n_b) {
-        return false;
-    }
-    for (size_t i = 0; i < n_a; i++) {
-        if (strcmp(a[i], b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Reads the certificates in file 'path', the value of 'column', and
- * stores each in PEM form as OpenSSL re-encodes it (nothing else of the
- * file comes out) in a new array in '*ret_pems', their count in '*ret_n'.
- * Returns NULL or a new error message naming the column. */
-static char *
-read_certs__(const char *column, const char *path, char ***ret_pems,
-             size_t *ret_n)
-{
-    X509 **certs = NULL;
-    size_t n = 0, size;
-    char *why = NULL;
-    char *msg = NULL;
-
-    *ret_pems = NULL;
-    *ret_n = 0;
-    if (x509_certs_load(path, &certs, &n, &why)) {
-        msg = xasprintf("%s: %s", column, why);
-    } else {
-        *ret_pems = xcalloc(n, sizeof **ret_pems);
-        for (size_t i = 0; i < n; i++) {
-            (*ret_pems)[i] = x509_cert_to_pem(certs[i], &size);
-        }
-        *ret_n = n;
-    }
-    x509_certs_free(certs, n);
-    free(why);
-    return msg;
-}
-
-/* Reads the certificates in file 'path', the value of 'column', and
- * returns the first one in PEM form as OpenSSL re-encodes it in a new
- * string in '*ret' (nothing of the file but that certificate comes out).
- * Returns NULL or a new error message naming the column. */
-static char *
-read_cert__(const char *column, const char *path, char **ret)
-{
-    X509 **certs = NULL;
-    size_t n = 0, size;
-    char *why = NULL;
-    char *msg = NULL;
-
-    *ret = NULL;
-    if (x509_certs_load(path, &certs, &n, &why)) {
-        msg = xasprintf("%s: %s", column, why);
-    } else {
-        *ret = x509_cert_to_pem(certs[0], &size);
-    }
-    x509_certs_free(certs, n);
-    free(why);
-    return msg;
-}
-
-/* Reads the private key file 'path' into a new secret in '*ret'. */
-static char *
-read_key__(const char *path, struct secret **ret)
-{
-    size_t size = 0;
-    char *data = NULL;
-    char *why = NULL;
-    char *msg;
-
-    *ret = NULL;
-    if (x509_read_file(path, &data, &size, &why)) {
-        msg = xasprintf("Open_vSwitch: other_config:private_key: %s", why);
-        free(why);
-        return msg;
-    }
-    *ret = secret_create(data, size);
-    memzero_explicit(data, size);
-    free(data);
-    return NULL;
-}
-
 /* What the key of the certificate in 'pem' signs with. */
 static enum libreswan_sig
 cert_sig__(const char *pem)
@@ -2258,41 +2172,26 @@ static int
 lsw_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_libreswan *ls = ike_libreswan_cast(up);
-    char *cert_pem = NULL;
-    char **ca_pems = NULL;
-    size_t n_ca_pems = 0;
-    struct secret *key = NULL;
-    char *why = NULL;
+    struct ike_creds creds = { .cert_pem = NULL };
     struct lsw_tunnel *t;
+    char *why;
 
     if (ls->cleaning) {
         return -ECANCELED;
     }
-    if (g->cert_error) {
-        why = xstrdup(g->cert_error);
-    } else if (g->certificate && g->private_key) {
-        why = read_cert__("Open_vSwitch: other_config:certificate",
-                          g->certificate, &cert_pem);
-        if (!why) {
-            why = read_key__(g->private_key, &key);
-        }
-        if (!why && g->ca_cert) {
-            why = read_certs__("Open_vSwitch: other_config:ca_cert",
-                               g->ca_cert, &ca_pems, &n_ca_pems);
-        }
+    why = ike_creds_read(g, &creds);
+    if (why && !g->cert_error
+        && !nullable_string_equal(why, ls->global_error)) {
+        LOG_WARN("%s", why);
     }
-    if (why) {
-        if (!g->cert_error && !nullable_string_equal(why, ls->global_error)) {
-            LOG_WARN("%s", why);
-        }
-        free(cert_pem);
-        pems_free__(ca_pems, n_ca_pems);
-        secret_destroy(key);
-        cert_pem = NULL;
-        ca_pems = NULL;
-        n_ca_pems = 0;
-        key = NULL;
-    }
+    /* Taken over from 'creds' below. */
+    char *cert_pem = creds.cert_pem;
+    struct secret *key = creds.key_pem;
+    char **ca_pems = creds.ca_pems;
+    size_t n_ca_pems = creds.n_ca_pems;
+    const struct ike_creds held = {
+        .ca_pems = ls->ca_pems, .n_ca_pems = ls->n_ca_pems,
+    };
 
     /* What changed decides what is loaded again: pluto reads our
      * certificate (and finds its key) when a connection is added, so a
@@ -2304,8 +2203,7 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
                           || !nullable_string_equal(key ? g->local_name
                                                         : NULL,
                                                     ls->local_name));
-    bool ca_changed = !pems_equal__(ca_pems, n_ca_pems, ls->ca_pems,
-                                    ls->n_ca_pems);
+    bool ca_changed = !ike_creds_ca_equal(&creds, &held);
     enum libreswan_sig sig = cert_sig__(cert_pem);
     bool sig_changed = sig != ls->local_sig;
     free(ls->cert_pem);
@@ -2467,8 +2365,8 @@ tunnel_apply__(struct ike_libreswan *ls, const char *name, uint64_t version,
         conf_error = libreswan_secrets_tunnel(name, c, &line);
     }
     if (!conf_error && c->auth == TUNNEL_AUTH_PEER_CERT) {
-        conf_error = read_cert__("options:remote_cert", c->remote_cert,
-                                 &remote_cert_pem);
+        conf_error = ike_creds_read_cert("options:remote_cert",
+                                         c->remote_cert, &remote_cert_pem);
     }
     /* After a restart of ours, the tunnel's connections in pluto carry the
      * version the earlier instance gave it, which need not be ours (the

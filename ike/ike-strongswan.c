@@ -92,6 +92,7 @@
 #include "ds.h"
 #include "fingerprint.h"
 #include "global-conf.h"
+#include "ike-creds.h"
 #include "hmap.h"
 #include "ike.h"
 #include "list.h"
@@ -2070,152 +2071,73 @@ pems_free__(char **pems, size_t n)
     free(pems);
 }
 
-static bool
-pems_equal__(char *const *a, size_t n_a, char *const *b, size_t n_b)
-{
-    if (n_a != n_b) {
-        return false;
-    }
-    for (size_t i = 0; i < n_a; i++) {
-        if (strcmp(a[i], b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Reads the certificates in file 'path', the value of column 'column'
- * (e.g. "options:remote_cert"), and stores them in PEM form, as OpenSSL
- * re-encodes them, in a new array '*ret_pems' of '*ret_n' strings: the
- * first certificate only, unless 'bundle', in which case all of them,
- * each of which must then be a CA.  Nothing of the file but certificates
- * comes out.  Returns NULL, or a new message naming the column, the path
- * and the reason (the array is then empty); the caller frees it. */
+/* Returns NULL if the certificates in 'creds' fit in the load-conn
+ * messages that carry them, otherwise a new message. */
 static char *
-read_certs__(const char *column, const char *path, bool bundle,
-             char ***ret_pems, size_t *ret_n)
+check_cert_sizes__(const struct ike_creds *creds, const char *cert_path,
+                   const char *ca_path)
 {
-    X509 **certs = NULL;
-    size_t n_certs = 0;
-    char **pems = NULL;
-    size_t n = 0;
     size_t total = 0;
-    char *why = NULL;
-    char *msg = NULL;
 
-    *ret_pems = NULL;
-    *ret_n = 0;
-    if (x509_certs_load(path, &certs, &n_certs, &why)) {
-        msg = xasprintf("%s: %s", column, why);
-        goto out;
+    if (creds->cert_pem && strlen(creds->cert_pem) > VICI_VALUE_MAX) {
+        return xasprintf("Open_vSwitch: other_config:certificate: %s: the "
+                         "certificate takes %zu bytes in PEM form, more "
+                         "than the %d bytes that a VICI value can hold",
+                         cert_path, strlen(creds->cert_pem), VICI_VALUE_MAX);
     }
-    pems = xcalloc(n_certs, sizeof *pems);
-    for (n = 0; n < (bundle ? n_certs : 1); n++) {
-        size_t size;
-
-        if (bundle && !x509_cert_is_ca(certs[n])) {
-            char *subject = x509_cert_subject(certs[n]);
-            msg = xasprintf("%s: %s: certificate %zu (%s) is not a CA "
-                            "certificate (no basicConstraints CA:TRUE)",
-                            column, path, n + 1, subject);
-            free(subject);
-            goto out;
-        }
-        pems[n] = x509_cert_to_pem(certs[n], &size);
+    for (size_t i = 0; i < creds->n_ca_pems; i++) {
+        size_t size = strlen(creds->ca_pems[i]);
         if (size > VICI_VALUE_MAX) {
-            char *which = (bundle ? xasprintf("certificate %zu", n + 1)
-                           : xstrdup("the certificate"));
-            msg = xasprintf("%s: %s: %s takes %zu bytes in PEM form, more "
-                            "than the %d bytes that a VICI value can hold",
-                            column, path, which, size, VICI_VALUE_MAX);
-            free(which);
-            n++;
-            goto out;
+            return xasprintf("Open_vSwitch: other_config:ca_cert: %s: "
+                             "certificate %zu takes %zu bytes in PEM form, "
+                             "more than the %d bytes that a VICI value can "
+                             "hold", ca_path, i + 1, size, VICI_VALUE_MAX);
         }
         total += size;
     }
     if (total > CA_BUNDLE_MAX) {
-        msg = xasprintf("%s: %s: %zu certificates take %zu bytes in PEM "
-                        "form, more than the %d bytes that ovsec sends "
-                        "with each connection", column, path, n, total,
-                        CA_BUNDLE_MAX);
+        return xasprintf("Open_vSwitch: other_config:ca_cert: %s: %zu "
+                         "certificates take %zu bytes in PEM form, more "
+                         "than the %d bytes that ovsec sends with each "
+                         "connection", ca_path, creds->n_ca_pems, total,
+                         CA_BUNDLE_MAX);
     }
-
-out:
-    if (msg) {
-        pems_free__(pems, n);
-    } else {
-        *ret_pems = pems;
-        *ret_n = n;
-    }
-    x509_certs_free(certs, n_certs);
-    free(why);
-    return msg;
+    return NULL;
 }
 
-/* Reads the first certificate in file 'path', the value of 'column', into
- * a new string in '*ret', as read_certs__().  Returns NULL or a new error
- * message. */
+/* Reads the first certificate of 'path', the value of 'column', into a new
+ * string in '*ret' (see ike-creds.h), no larger than a VICI value.
+ * Returns NULL or a new error message. */
 static char *
 read_cert__(const char *column, const char *path, char **ret)
 {
-    char **pems;
-    size_t n;
-    char *why = read_certs__(column, path, false, &pems, &n);
+    char *why = ike_creds_read_cert(column, path, ret);
 
-    *ret = n ? pems[0] : NULL;
-    free(pems);
-    return why;
-}
-
-/* Reads the private key at 'path' into a new secret in '*ret'.  Returns
- * NULL or a new error message.  The file contents are zeroed. */
-static char *
-read_key__(const char *path, struct secret **ret)
-{
-    size_t size = 0;
-    char *data;
-    char *why = NULL;
-
-    *ret = NULL;
-    if (x509_read_file(path, &data, &size, &why)) {
-        char *msg = xasprintf("Open_vSwitch: other_config:private_key: %s",
-                              why);
-        free(why);
-        return msg;
+    if (!why && strlen(*ret) > VICI_VALUE_MAX) {
+        why = xasprintf("%s: %s: the certificate takes %zu bytes in PEM "
+                        "form, more than the %d bytes that a VICI value "
+                        "can hold", column, path, strlen(*ret),
+                        VICI_VALUE_MAX);
+        free(*ret);
+        *ret = NULL;
     }
-    *ret = secret_create(data, size);
-    memzero_explicit(data, size);
-    free(data);
-    return NULL;
+    return why;
 }
 
 static int
 ss_set_global(struct ike_backend *up, const struct global_conf *g)
 {
     struct ike_strongswan *ss = ike_strongswan_cast(up);
-    char **ca_pems = NULL;
-    size_t n_ca_pems = 0;
-    char *cert_pem = NULL;
-    struct secret *key = NULL;
-    char *why = NULL;
+    struct ike_creds creds = { .cert_pem = NULL };
     struct ss_tunnel *t;
+    char *why;
 
     if (ss->cleaning) {
         return -ECANCELED;
     }
-    if (g->cert_error) {
-        why = xstrdup(g->cert_error);
-    } else if (g->certificate && g->private_key) {
-        why = read_cert__("Open_vSwitch: other_config:certificate",
-                          g->certificate, &cert_pem);
-        if (!why) {
-            why = read_key__(g->private_key, &key);
-        }
-        if (!why && g->ca_cert) {
-            why = read_certs__("Open_vSwitch: other_config:ca_cert",
-                               g->ca_cert, true, &ca_pems, &n_ca_pems);
-        }
+    why = ike_creds_read(g, &creds);
+    if (!why) {
+        why = check_cert_sizes__(&creds, g->certificate, g->ca_cert);
     }
     if (why) {
         /* The monitor logged its own errors (cert_error); these are
@@ -2223,18 +2145,19 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
         if (!g->cert_error && !nullable_string_equal(why, ss->global_error)) {
             LOG_WARN("%s", why);
         }
-        free(cert_pem);
-        pems_free__(ca_pems, n_ca_pems);
-        secret_destroy(key);
-        cert_pem = NULL;
-        ca_pems = NULL;
-        n_ca_pems = 0;
-        key = NULL;
+        ike_creds_clear(&creds);
     }
+    /* Taken over from 'creds' below. */
+    char *cert_pem = creds.cert_pem;
+    struct secret *key = creds.key_pem;
+    char **ca_pems = creds.ca_pems;
+    size_t n_ca_pems = creds.n_ca_pems;
 
+    const struct ike_creds held = {
+        .ca_pems = ss->ca_pems, .n_ca_pems = ss->n_ca_pems,
+    };
     bool certs_changed = (!nullable_string_equal(cert_pem, ss->cert_pem)
-                          || !pems_equal__(ca_pems, n_ca_pems, ss->ca_pems,
-                                           ss->n_ca_pems)
+                          || !ike_creds_ca_equal(&creds, &held)
                           || !nullable_string_equal(g->local_name,
                                                     ss->local_name));
     bool key_changed = !secret_equal(key, ss->key_pem);
