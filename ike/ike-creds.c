@@ -13,8 +13,8 @@
 #define KEY_COLUMN "Open_vSwitch: other_config:private_key"
 #define CA_COLUMN "Open_vSwitch: other_config:ca_cert"
 
-static void
-pems_free__(char **pems, size_t n)
+void
+ike_creds_free_pems(char **pems, size_t n)
 {
     for (size_t i = 0; pems && i < n; i++) {
         free(pems[i]);
@@ -58,7 +58,7 @@ read_pems__(const char *column, const char *path, bool bundle,
     }
     x509_certs_free(certs, n_certs);
     if (msg) {
-        pems_free__(pems, n);
+        ike_creds_free_pems(pems, n);
     } else {
         *ret_pems = pems;
         *ret_n = n;
@@ -130,7 +130,7 @@ ike_creds_clear(struct ike_creds *creds)
     if (creds) {
         free(creds->cert_pem);
         secret_destroy(creds->key_pem);
-        pems_free__(creds->ca_pems, creds->n_ca_pems);
+        ike_creds_free_pems(creds->ca_pems, creds->n_ca_pems);
         memset(creds, 0, sizeof *creds);
     }
 }

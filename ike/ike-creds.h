@@ -34,6 +34,8 @@ struct ike_creds {
 char *ike_creds_read(const struct global_conf *g, struct ike_creds *creds);
 /* Frees what 'creds' holds and zeroes it.  NULL ok. */
 void ike_creds_clear(struct ike_creds *creds);
+/* Frees the 'n' strings in 'pems' and the array.  NULL ok. */
+void ike_creds_free_pems(char **pems, size_t n);
 /* True if 'a' and 'b' hold the same CA certificates, in order. */
 bool ike_creds_ca_equal(const struct ike_creds *a, const struct ike_creds *b);
 

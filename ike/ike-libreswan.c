@@ -351,7 +351,6 @@ static void tunnel_load__(struct ike_libreswan *, struct lsw_tunnel *);
 static void nss_update__(struct ike_libreswan *);
 static void tunnel_apply__(struct ike_libreswan *, const char *name,
                            uint64_t version, const struct tunnel_conf *);
-static void pems_free__(char **pems, size_t n);
 
 static struct ike_libreswan *
 ike_libreswan_cast(const struct ike_backend *up)
@@ -2007,7 +2006,7 @@ lsw_destroy(struct ike_backend *up)
     libreswan_nss_destroy(ls->nss);
     free(ls->cert_pem);
     secret_destroy(ls->key_pem);
-    pems_free__(ls->ca_pems, ls->n_ca_pems);
+    ike_creds_free_pems(ls->ca_pems, ls->n_ca_pems);
     free(ls->local_name);
     free(ls->global_error);
     free(ls->ipsec);
@@ -2139,15 +2138,6 @@ lsw_check_tunnel(const struct ike_backend *up, const struct tunnel *t)
     return msg;
 }
 
-static void
-pems_free__(char **pems, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(pems[i]);
-    }
-    free(pems);
-}
-
 /* What the key of the certificate in 'pem' signs with. */
 static enum libreswan_sig
 cert_sig__(const char *pem)
@@ -2207,7 +2197,7 @@ lsw_set_global(struct ike_backend *up, const struct global_conf *g)
     enum libreswan_sig sig = cert_sig__(cert_pem);
     bool sig_changed = sig != ls->local_sig;
     free(ls->cert_pem);
-    pems_free__(ls->ca_pems, ls->n_ca_pems);
+    ike_creds_free_pems(ls->ca_pems, ls->n_ca_pems);
     secret_destroy(ls->key_pem);
     free(ls->local_name);
     free(ls->global_error);

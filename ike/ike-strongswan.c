@@ -349,7 +349,6 @@ struct ss_req {
 
 static void initiate__(struct ike_strongswan *, struct ss_tunnel *);
 static void on_log_event__(void *ss_, const struct vici_msg *);
-static void pems_free__(char **pems, size_t n);
 static void list_sas__(struct ike_strongswan *);
 static void withdraw__(struct ike_strongswan *, const char *name,
                        bool psk);
@@ -1961,7 +1960,7 @@ ss_destroy(struct ike_backend *up)
     names_clear__(&ss->seen_shared);
     hmap_destroy(&ss->seen_shared);
     free(ss->cert_pem);
-    pems_free__(ss->ca_pems, ss->n_ca_pems);
+    ike_creds_free_pems(ss->ca_pems, ss->n_ca_pems);
     secret_destroy(ss->key_pem);
     free(ss->key_path);
     free(ss->local_name);
@@ -2061,16 +2060,6 @@ ss_check_tunnel(const struct ike_backend *up OVS_UNUSED__,
 
 /* Certificates. */
 
-/* Frees the 'n' strings in 'pems' and the array.  NULL ok. */
-static void
-pems_free__(char **pems, size_t n)
-{
-    for (size_t i = 0; pems && i < n; i++) {
-        free(pems[i]);
-    }
-    free(pems);
-}
-
 /* Returns NULL if the certificates in 'creds' fit in the load-conn
  * messages that carry them, otherwise a new message. */
 static char *
@@ -2163,7 +2152,7 @@ ss_set_global(struct ike_backend *up, const struct global_conf *g)
     bool key_changed = !secret_equal(key, ss->key_pem);
 
     free(ss->cert_pem);
-    pems_free__(ss->ca_pems, ss->n_ca_pems);
+    ike_creds_free_pems(ss->ca_pems, ss->n_ca_pems);
     free(ss->local_name);
     free(ss->global_error);
     free(ss->key_path);
