@@ -615,7 +615,8 @@ def summarize_n(rows, ike, n, subjects, hdr, lines, tsv):
             cells.append(" / ".join(parts) if any(parts) else "")
         if not any(cells):
             continue
-        r = ("" if len(metrics) > 1 else
+        # No ratio of counts of what was left behind (mostly zeros).
+        r = ("" if len(metrics) > 1 or metrics[0] == "left_behind" else
              ratio_cell(ratios(per["ovsec"], per["upstream"])))
         lines.append(("%-30s %-28s %-28s %-26s %s"
                       % (label, cells[0], cells[1], cells[2],
@@ -640,7 +641,8 @@ def targets(rows, ike, ns, reconcile_s):
     out = []
 
     def med(n, s, phase, metric):
-        m, _, _, _ = stat3(list(values(rows, ike, n, s, phase, metric).values()))
+        m, _, _, _ = stat3(list(values(rows, ike, n, s, phase,
+                                       metric).values()))
         return m
 
     def verdict(ok):
@@ -751,8 +753,8 @@ def plot(rows, ns, out_dir):
             cols = [str(n)]
             for ike, s in [(i, s) for i in ("strongswan", "libreswan")
                            for s in ("ovsec", "upstream", "floor")]:
-                med, lo, hi, _ = stat3(list(values(rows, ike, n, s, "converge",
-                                                   "time_s").values()))
+                med, lo, hi, _ = stat3(list(values(
+                    rows, ike, n, s, "converge", "time_s").values()))
                 if med is None:
                     cols += ["NaN"] * 3
                 else:
