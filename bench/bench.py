@@ -32,6 +32,13 @@ before it reads costs: the monitor's CPU (own and reaped children's), the
 IKE daemon's CPU, processes the monitor spawned (perf), VICI messages
 ovsec sent.
 
+With --ike libreswan (or both, the default when scripts/get-libreswan.sh
+provides the tree) the same three subjects run again in a lab of their
+own with Libreswan's pluto instead of charon (benchlib.py: OvsecLsw,
+UpstreamLsw, FloorLsw): the state is read with `whack --status`, the
+times and the others touched from pluto's log, and connections a monitor
+leaves behind are counted.
+
 Results: every value of every run in results.tsv, the summary (median, min,
 max over runs; ratios ovsec/upstream and ovsec/floor taken within each run)
 in summary.tsv and printed as one table, and convergence against N in

@@ -15,6 +15,9 @@ private /run) with its own charon.  The subjects are
   Floor     a bare charon loaded with "swanctl --load-all" from a
             swanctl.conf holding the connections ovsec would load.
 
+The Libreswan subjects (OvsecLsw, UpstreamLsw, FloorLsw, at the end of
+this file) are the same with pluto instead of charon.
+
 All charons are the same binary with the same strongswan.conf, except that
 upstream's also loads the stroke plugin (its interface to starter and the
 "ipsec" command).  Their log has [CFG] at level 1 and a "%s.ms" time
