@@ -4,8 +4,8 @@
 # Benchmarks ovsec-monitor against upstream's ovs-monitor-ipsec (Debian's
 # openvswitch-ipsec, strongSwan and Libreswan modes), as root:
 #
-#     sudo bench/run.sh            # N = 10, 100, 1000, 2000; 3 runs (~40 min)
-#     sudo bench/run.sh --quick    # N = 10, 100; 1 run (~1 min)
+#     sudo bench/run.sh            # N = 10, 100, 1000, 2000; 3 runs (~40 min per IKE daemon)
+#     sudo bench/run.sh --quick    # N = 10, 100; 1 run (~3 min)
 #
 # Installs the dependencies (bench/install-deps.sh, and Libreswan's tree
 # with scripts/get-libreswan.sh), builds ovsec-monitor
