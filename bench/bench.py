@@ -32,6 +32,13 @@ before it reads costs: the monitor's CPU (own and reaped children's), the
 IKE daemon's CPU, processes the monitor spawned (perf), VICI messages
 ovsec sent.
 
+With --ike libreswan (or both, the default when scripts/get-libreswan.sh
+provides the tree) the same three subjects run again in a lab of their
+own with Libreswan's pluto instead of charon (benchlib.py: OvsecLsw,
+UpstreamLsw, FloorLsw): the state is read with `whack --status`, the
+times and the others touched from pluto's log, and connections a monitor
+leaves behind are counted.
+
 Results: every value of every run in results.tsv, the summary (median, min,
 max over runs; ratios ovsec/upstream and ovsec/floor taken within each run)
 in summary.tsv and printed as one table, and convergence against N in
@@ -61,16 +68,17 @@ class Recorder:
     def __init__(self, path):
         self.rows = []
         self.f = open(path, "w")
-        self.f.write("run\tn\tsubject\tphase\tmetric\tvalue\n")
+        self.f.write("run\tn\tike\tsubject\tphase\tmetric\tvalue\n")
+        self.ike = "strongswan"     # of the rows added from now on
 
     def add(self, run, n, subject, phase, metric, value):
-        self.rows.append((run, n, subject, phase, metric, value))
+        self.rows.append((run, n, self.ike, subject, phase, metric, value))
         if isinstance(value, float):
             v = "%.6g" % value
         else:
             v = str(value)
-        self.f.write("%d\t%d\t%s\t%s\t%s\t%s\n" % (run, n, subject, phase,
-                                                   metric, v))
+        self.f.write("%d\t%d\t%s\t%s\t%s\t%s\t%s\n"
+                     % (run, n, self.ike, subject, phase, metric, v))
         self.f.flush()
 
     def close(self):
@@ -84,16 +92,18 @@ def log(msg):
 # ---- waiting ----------------------------------------------------------------
 
 def wait_done(subj, tunnels, change, mark, t0, timeout):
-    """Waits until charon holds exactly what 'tunnels' should give and the
-    secrets of 'change' are loaded.  Returns the time stamp of the last
-    load event before that (t0 if there was none).  Raises B.Timeout."""
-    exp_conns, exp_traps = subj.expected(tunnels)
+    """Waits until the IKE daemon holds exactly what 'tunnels' should give
+    (see the subject's check()) and the secrets of 'change' are loaded.
+    Returns the time stamp of the last load event before that (t0 if
+    there was none) and how many objects the IKE daemon still holds that
+    should be gone (None if not counted).  Raises B.Timeout."""
+    expected = subj.expected(tunnels)
     deadline = t0 + timeout
     checked = -1
     last_check = 0.0
     check_cost = 0.0
-    last_seen = None
     secrets = False
+    answered = False
     while True:
         subj.log.poll()
         now = time.time()
@@ -106,28 +116,24 @@ def wait_done(subj, tunnels, change, mark, t0, timeout):
             secrets = subj.secrets_done(events, change)
             if secrets:
                 try:
-                    conns = subj.vici.conns()
-                    ok = subj.matches(conns, subj.vici.traps(), exp_conns,
-                                      exp_traps)
-                    last_seen = conns
-                except (B.BenchError, OSError):
-                    ok = False      # charon (re)starting
+                    ok, left = subj.check(expected)
+                    answered = True
+                except (B.BenchError, OSError, labmod.LabError):
+                    ok = False      # the IKE daemon (re)starting
                 done_at = time.time()
                 check_cost = done_at - now
                 if ok:
                     subj.log.poll()
                     loads = [e.ts for e in subj.log.since(mark)
                              if e.kind == "load" and e.ts <= done_at + 0.001]
-                    return max(loads) if loads else t0
+                    return (max(loads) if loads else t0), left
         if now > deadline:
             if not secrets:
                 extra = "the secrets were not all loaded"
-            elif last_seen is None:
-                extra = "charon did not answer over VICI"
+            elif not answered:
+                extra = "the IKE daemon did not answer"
             else:
-                extra = ("charon held %d connections, %d expected, %d "
-                         "missing" % (len(last_seen), len(exp_conns),
-                                      len(set(exp_conns) - set(last_seen))))
+                extra = subj.describe_failure(expected)
             raise B.Timeout("not done after %ds (%s)" % (timeout, extra))
         time.sleep(0.003)
 
@@ -219,8 +225,11 @@ def timed_change(rec, run, n, subj, phase, ops, tunnels, change, args,
     sent = []
     results = subj.ovsdb.transact(ops, send_time=sent)
     t0 = sent[0]
-    end = wait_done(subj, tunnels, change, mark, t0, args.phase_timeout)
+    end, left = wait_done(subj, tunnels, change, mark, t0,
+                          args.phase_timeout)
     rec.add(run, n, subj.kind, phase, "time_s", max(0.0, end - t0))
+    if left is not None:
+        rec.add(run, n, subj.kind, phase, "left_behind", left)
     settled = settle(subj, args.phase_timeout)
     if not settled:
         rec.add(run, n, subj.kind, phase, "settle", "timeout")
@@ -310,29 +319,30 @@ def run_monitor(rec, run, n, subj, args):
         before = Costs(subj)
         mark = subj.log.mark()
         t_cmd = time.time()
-        old = subj.charon_pid()
+        old = subj.ike_pid()
         restarter = subj.restart_ike()
         # Ready: a new charon accepts VICI requests.
         t_ready = None
         deadline = time.time() + args.phase_timeout
         while time.time() < deadline:
-            pid = subj.charon_pid()
-            if pid and pid != old and labmod.unix_connectable(
-                    subj.host.vici_sock):
+            pid = subj.ike_pid()
+            if pid and pid != old and subj.ike_ready():
                 t_ready = time.time()
                 break
             time.sleep(0.002)
         if restarter is not None:
             restarter.wait(timeout=args.phase_timeout)
         if t_ready is None:
-            raise B.Timeout("charon did not come back")
+            raise B.Timeout("the IKE daemon did not come back")
         # Costs of the new IKE daemon processes count from zero.
         before.ike = {}
-        end = wait_done(subj, tunnels,
-                        B.Change(loaded=list(tunnels),
-                                 n_tunnels=len(tunnels)),
-                        mark, t_ready, args.phase_timeout)
+        end, left = wait_done(subj, tunnels,
+                              B.Change(loaded=list(tunnels),
+                                       n_tunnels=len(tunnels)),
+                              mark, t_ready, args.phase_timeout)
         rec.add(run, n, kind, "recovery", "time_s", max(0.0, end - t_ready))
+        if left is not None:
+            rec.add(run, n, kind, "recovery", "left_behind", left)
         rec.add(run, n, kind, "recovery", "total_s", end - t_cmd)
         if not settle(subj, args.phase_timeout):
             rec.add(run, n, kind, "recovery", "settle", "timeout")
@@ -376,19 +386,23 @@ def keep_logs(subj, dest):
 def run_floor(rec, run, n, subj, args):
     tunnels = {B.tunnel_name(i): B.Tunnel(B.remote_ip(i), "bench-psk-%d" % i)
                for i in range(n)}
-    conf = subj.host.write("swanctl/bench.conf", B.swanctl_conf(
-        {nm: (t.ip, t.psk) for nm, t in tunnels.items()}))
     try:
         before = Costs(subj)
         mark = subj.log.mark()
-        t0 = time.time()
-        subj.host.swanctl("--load-all", "--file", conf,
-                          timeout=args.phase_timeout)
+        if subj.ike == "libreswan":
+            # ipsec auto --rereadsecrets; ipsec addconn --autoall
+            t0 = subj.load(tunnels, args.phase_timeout)
+        else:
+            conf = subj.host.write("swanctl/bench.conf", B.swanctl_conf(
+                {nm: (t.ip, t.psk) for nm, t in tunnels.items()}))
+            t0 = time.time()
+            subj.host.swanctl("--load-all", "--file", conf,
+                              timeout=args.phase_timeout)
         t1 = time.time()
-        end = wait_done(subj, tunnels, B.Change(n_tunnels=n), mark, t0,
-                        args.phase_timeout)
+        end, _ = wait_done(subj, tunnels, B.Change(n_tunnels=n), mark, t0,
+                           args.phase_timeout)
         rec.add(run, n, "floor", "converge", "time_s", max(0.0, end - t0))
-        rec.add(run, n, "floor", "converge", "swanctl_wall_s", t1 - t0)
+        rec.add(run, n, "floor", "converge", "load_wall_s", t1 - t0)
         record_costs(rec, run, n, subj, "converge", before)
     except B.Timeout:
         rec.add(run, n, "floor", "converge", "time_s", "timeout")
@@ -397,39 +411,53 @@ def run_floor(rec, run, n, subj, args):
         log("  floor failed: %s" % e)
 
 
+IKE_LABEL = {"strongswan": "strongSwan (charon)",
+             "libreswan": "Libreswan (pluto)"}
+
+
 def run_one(rec, run, n, args):
-    log("run %d, N=%d" % (run, n))
-    with labmod.Lab() as lab:
-        if "floor" in args.subjects:
-            subj = B.Floor(lab, "floor")
-            run_floor(rec, run, n, subj, args)
-            subj.stop()
-            log("  floor done")
-        if "ovsec" in args.subjects:
-            subj = B.Ovsec(lab, "ovsec", args.perf, args.ovsec)
-            try:
-                run_monitor(rec, run, n, subj, args)
-            finally:
+    """One run at one N: for each IKE daemon, a fresh lab with the floor,
+    ovsec and upstream hosts, measured one after the other."""
+    for ike in args.ike:
+        rec.ike = ike
+        log("run %d, N=%d, %s" % (run, n, IKE_LABEL[ike]))
+        lsw = ike == "libreswan"
+        with labmod.Lab() as lab:
+            if "floor" in args.subjects:
+                subj = (B.FloorLsw(lab, "floor", args.lsw_tree) if lsw
+                        else B.Floor(lab, "floor"))
+                run_floor(rec, run, n, subj, args)
                 subj.stop()
-        if "upstream" in args.subjects:
-            subj = B.Upstream(lab, "upstream", args.perf)
-            try:
-                run_monitor(rec, run, n, subj, args)
-            finally:
-                subj.stop()
-        problems = lab.close()
-        for p in problems:
-            if "exited on its own" not in p:
-                log("  lab: " + p.splitlines()[0])
+                log("  floor done")
+            if "ovsec" in args.subjects:
+                subj = (B.OvsecLsw(lab, "ovsec", args.perf, args.ovsec,
+                                   args.lsw_tree) if lsw
+                        else B.Ovsec(lab, "ovsec", args.perf, args.ovsec))
+                try:
+                    run_monitor(rec, run, n, subj, args)
+                finally:
+                    subj.stop()
+            if "upstream" in args.subjects:
+                subj = (B.UpstreamLsw(lab, "upstream", args.perf,
+                                      args.lsw_tree) if lsw
+                        else B.Upstream(lab, "upstream", args.perf))
+                try:
+                    run_monitor(rec, run, n, subj, args)
+                finally:
+                    subj.stop()
+            problems = lab.close()
+            for p in problems:
+                if "exited on its own" not in p:
+                    log("  lab: " + p.splitlines()[0])
 
 
 # ---- summary ------------------------------------------------------------------
 
-def values(rows, n, subject, phase, metric):
+def values(rows, ike, n, subject, phase, metric):
     """{run: value} for one cell."""
-    return {r[0]: r[5] for r in rows
-            if r[1] == n and r[2] == subject and r[3] == phase
-            and r[4] == metric}
+    return {r[0]: r[6] for r in rows
+            if r[1] == n and r[2] == ike and r[3] == subject
+            and r[4] == phase and r[5] == metric}
 
 
 def stat3(vals):
@@ -500,14 +528,19 @@ TABLE = [
     ("incr: psk changed", "psk", "time_s", fmt_time),
     ("  others touched: config/SAs", "psk", ("others_cfg", "others_sa"),
      fmt_num),
+    ("  conns left behind", "psk", "left_behind", fmt_num),
     ("incr: tunnel added", "add", "time_s", fmt_time),
     ("  others touched: config/SAs", "add", ("others_cfg", "others_sa"),
      fmt_num),
+    ("  conns left behind", "add", "left_behind", fmt_num),
     ("incr: tunnel deleted", "del", "time_s", fmt_time),
     ("  others touched: config/SAs", "del", ("others_cfg", "others_sa"),
      fmt_num),
-    ("recovery (from charon up)", "recovery", "time_s", fmt_time),
+    ("  conns left behind", "del", "left_behind", fmt_num),
+    ("recovery (from IKE daemon up)", "recovery", "time_s", fmt_time),
+    ("  conns left behind", "recovery", "left_behind", fmt_num),
     ("removal of all", "removal", "time_s", fmt_time),
+    ("  conns left behind", "removal", "left_behind", fmt_num),
     ("peak RSS (KiB)", "all", "rss_hwm_kib", fmt_num),
     ("CPU s monitor: converge", "converge", "cpu_monitor_s", fmt_num),
     ("CPU s monitor: psk+add+del", "incr", "cpu_monitor_s", fmt_num),
@@ -533,87 +566,98 @@ def derived_rows(rows):
     out = list(rows)
     acc = {}
     for r in rows:
-        if r[3] in ("psk", "add", "del") and r[4] in (
+        if r[4] in ("psk", "add", "del") and r[5] in (
                 "cpu_monitor_s", "cpu_ike_s", "children_exec", "vici_msgs"):
-            key = (r[0], r[1], r[2], r[4])
-            if isinstance(r[5], (int, float)):
-                acc.setdefault(key, []).append(r[5])
-    for (run, n, s, m), vs in acc.items():
+            key = (r[0], r[1], r[2], r[3], r[5])
+            if isinstance(r[6], (int, float)):
+                acc.setdefault(key, []).append(r[6])
+    for (run, n, ike, s, m), vs in acc.items():
         if len(vs) == 3:
-            out.append((run, n, s, "incr", m, sum(vs)))
+            out.append((run, n, ike, s, "incr", m, sum(vs)))
     return out
 
 
-def summarize(rows, ns, out_dir):
+def summarize(rows, ikes, ns, out_dir):
     rows = derived_rows(rows)
     subjects = ("ovsec", "upstream", "floor")
     lines = []
     tsv = open(os.path.join(out_dir, "summary.tsv"), "w")
-    tsv.write("n\tphase\tmetric\tsubject\tmedian\tmin\tmax\truns\n")
+    tsv.write("ike\tn\tphase\tmetric\tsubject\tmedian\tmin\tmax\truns\n")
     hdr = "%-30s %-28s %-28s %-26s %s" % (
         "", "ovsec", "upstream", "floor", "ovsec/upstream")
-    for n in ns:
+    for ike in ikes:
         lines.append("")
-        lines.append("N = %d" % n)
-        lines.append(hdr)
-        for label, phase, metrics, fmt in TABLE:
-            if isinstance(metrics, str):
-                metrics = (metrics,)
-            cells = []
-            per = {}
-            for s in subjects:
-                parts = []
-                for metric in metrics:
-                    v = values(rows, n, s, phase, metric)
-                    per.setdefault(s, v)
-                    parts.append(cell(v.values(), fmt) if v else "")
-                    med, lo, hi, bad = stat3(list(v.values()))
-                    if v:
-                        tsv.write("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n" % (
-                            n, phase, metric, s,
-                            "%.6g" % med if med is not None else
-                            (bad[0] if bad else ""),
-                            "%.6g" % lo if lo is not None else "",
-                            "%.6g" % hi if hi is not None else "", len(v)))
-                cells.append(" / ".join(parts) if any(parts) else "")
-            if not any(cells):
-                continue
-            r = ("" if len(metrics) > 1 else
-                 ratio_cell(ratios(per["ovsec"], per["upstream"])))
-            lines.append(("%-30s %-28s %-28s %-26s %s"
-                          % (label, cells[0], cells[1], cells[2],
-                             r)).rstrip())
-        conv = values(rows, n, "ovsec", "converge", "time_s")
-        floor = values(rows, n, "floor", "converge", "time_s")
-        rec = values(rows, n, "ovsec", "recovery", "time_s")
-        lines.append("%-30s %s" % ("ovsec/floor: convergence",
-                                   ratio_cell(ratios(conv, floor))))
-        lines.append("%-30s %s" % ("ovsec/floor: recovery",
-                                   ratio_cell(ratios(rec, floor))))
-        uconv = values(rows, n, "upstream", "converge", "time_s")
-        urec = values(rows, n, "upstream", "recovery", "time_s")
-        lines.append("%-30s %s" % ("upstream/floor: convergence",
-                                   ratio_cell(ratios(uconv, floor))))
-        lines.append("%-30s %s" % ("upstream/floor: recovery",
-                                   ratio_cell(ratios(urec, floor))))
+        lines.append("=== %s ===" % IKE_LABEL[ike])
+        for n in ns:
+            summarize_n(rows, ike, n, subjects, hdr, lines, tsv)
     tsv.close()
     return lines, rows
 
 
-def targets(rows, ns, reconcile_s):
-    """The issue's targets, judged on medians."""
+def summarize_n(rows, ike, n, subjects, hdr, lines, tsv):
+    """One N of one IKE daemon's section of the table (and its rows
+    of summary.tsv)."""
+    lines.append("")
+    lines.append("N = %d, %s" % (n, IKE_LABEL[ike]))
+    lines.append(hdr)
+    for label, phase, metrics, fmt in TABLE:
+        if isinstance(metrics, str):
+            metrics = (metrics,)
+        cells = []
+        per = {}
+        for s in subjects:
+            parts = []
+            for metric in metrics:
+                v = values(rows, ike, n, s, phase, metric)
+                per.setdefault(s, v)
+                parts.append(cell(v.values(), fmt) if v else "")
+                med, lo, hi, bad = stat3(list(v.values()))
+                if v:
+                    tsv.write("%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n" % (
+                        ike, n, phase, metric, s,
+                        "%.6g" % med if med is not None else
+                        (bad[0] if bad else ""),
+                        "%.6g" % lo if lo is not None else "",
+                        "%.6g" % hi if hi is not None else "", len(v)))
+            cells.append(" / ".join(parts) if any(parts) else "")
+        if not any(cells):
+            continue
+        # No ratio of counts of what was left behind (mostly zeros).
+        r = ("" if len(metrics) > 1 or metrics[0] == "left_behind" else
+             ratio_cell(ratios(per["ovsec"], per["upstream"])))
+        lines.append(("%-30s %-28s %-28s %-26s %s"
+                      % (label, cells[0], cells[1], cells[2],
+                         r)).rstrip())
+    conv = values(rows, ike, n, "ovsec", "converge", "time_s")
+    floor = values(rows, ike, n, "floor", "converge", "time_s")
+    rec = values(rows, ike, n, "ovsec", "recovery", "time_s")
+    lines.append("%-30s %s" % ("ovsec/floor: convergence",
+                               ratio_cell(ratios(conv, floor))))
+    lines.append("%-30s %s" % ("ovsec/floor: recovery",
+                               ratio_cell(ratios(rec, floor))))
+    uconv = values(rows, ike, n, "upstream", "converge", "time_s")
+    urec = values(rows, ike, n, "upstream", "recovery", "time_s")
+    lines.append("%-30s %s" % ("upstream/floor: convergence",
+                               ratio_cell(ratios(uconv, floor))))
+    lines.append("%-30s %s" % ("upstream/floor: recovery",
+                               ratio_cell(ratios(urec, floor))))
+
+
+def targets(rows, ike, ns, reconcile_s):
+    """The issue's targets for one IKE daemon, judged on medians."""
     out = []
 
     def med(n, s, phase, metric):
-        m, _, _, _ = stat3(list(values(rows, n, s, phase, metric).values()))
+        m, _, _, _ = stat3(list(values(rows, ike, n, s, phase,
+                                       metric).values()))
         return m
 
     def verdict(ok):
         return "met" if ok else "MISSED"
 
     if 1000 in ns:
-        r = ratios(values(rows, 1000, "ovsec", "converge", "time_s"),
-                   values(rows, 1000, "floor", "converge", "time_s"))
+        r = ratios(values(rows, ike, 1000, "ovsec", "converge", "time_s"),
+                   values(rows, ike, 1000, "floor", "converge", "time_s"))
         if r:
             m = statistics.median(r)
             out.append("N=1000 convergence within 1.2x of the floor: %.2fx "
@@ -633,8 +677,8 @@ def targets(rows, ns, reconcile_s):
                    % (fmt_time(worst[0]), worst[2], worst[1], touched,
                       verdict(worst[0] < 0.010 and touched == 0)))
     for n in ns:
-        r = ratios(values(rows, n, "ovsec", "recovery", "time_s"),
-                   values(rows, n, "floor", "converge", "time_s"))
+        r = ratios(values(rows, ike, n, "ovsec", "recovery", "time_s"),
+                   values(rows, ike, n, "floor", "converge", "time_s"))
         if r:
             m = statistics.median(r)
             out.append("N=%d recovery within 1.5x of the floor: %.2fx (%s)"
@@ -686,22 +730,38 @@ def machine_info(args):
         "ovsdb-server %s" % (ver("strongswan-charon"),
                              ver("strongswan-starter"),
                              ver("openvswitch-switch")),
-        "runs: %d, N: %s, phase timeout %ds, idle window %ss, perf: %s" % (
-            args.runs, ",".join(map(str, args.n)), args.phase_timeout,
-            args.idle_window, "yes" if args.perf else "no (no child counts)"),
+        "pluto: %s" % (
+            "Libreswan %s, unpacked in %s (scripts/get-libreswan.sh)" % (
+                lsw_version(args.lsw_tree), args.lsw_tree)
+            if args.lsw_tree else "not measured (%s)" % args.lsw_why),
+        "runs: %d, N: %s, IKE daemons: %s, phase timeout %ds, idle window "
+        "%ss, perf: %s" % (
+            args.runs, ",".join(map(str, args.n)), ",".join(args.ike),
+            args.phase_timeout, args.idle_window,
+            "yes" if args.perf else "no (no child counts)"),
     ]
+
+
+def lsw_version(tree):
+    try:
+        with open(os.path.join(os.path.dirname(tree), "root.version")) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
 
 
 def plot(rows, ns, out_dir):
     data = os.path.join(out_dir, "convergence.dat")
     with open(data, "w") as f:
-        f.write("# n ovsec(med min max) upstream(med min max) "
+        f.write("# n, then for strongSwan and then Libreswan: "
+                "ovsec(med min max) upstream(med min max) "
                 "floor(med min max), seconds\n")
         for n in ns:
             cols = [str(n)]
-            for s in ("ovsec", "upstream", "floor"):
-                med, lo, hi, _ = stat3(list(values(rows, n, s, "converge",
-                                                   "time_s").values()))
+            for ike, s in [(i, s) for i in ("strongswan", "libreswan")
+                           for s in ("ovsec", "upstream", "floor")]:
+                med, lo, hi, _ = stat3(list(values(
+                    rows, ike, n, s, "converge", "time_s").values()))
                 if med is None:
                     cols += ["NaN"] * 3
                 else:
@@ -729,6 +789,10 @@ def parse_args():
                    help="comma-separated tunnel counts (default %(default)s)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--subjects", default="floor,ovsec,upstream")
+    p.add_argument("--ike", choices=("both", "strongswan", "libreswan"),
+                   help="IKE daemon(s) to measure with (default: both if "
+                   "scripts/get-libreswan.sh provides Libreswan's tree, "
+                   "else strongswan)")
     p.add_argument("--phase-timeout", type=int, default=600,
                    help="seconds before a phase is reported as timeout")
     p.add_argument("--idle-window", type=float, default=15,
@@ -748,6 +812,23 @@ def parse_args():
         args.idle_window = 5
     args.n = [int(x) for x in args.n.split(",") if x]
     args.subjects = set(args.subjects.split(","))
+    args.lsw_tree, args.lsw_why = None, "not asked for"
+    if args.ike in (None, "both", "libreswan"):
+        args.lsw_tree, args.lsw_why = B.lswmod.libreswan_tree()
+        if args.lsw_tree is None:
+            if args.ike is not None:
+                p.error("--ike=%s: Libreswan is not available: %s "
+                        "(run scripts/get-libreswan.sh as root)"
+                        % (args.ike, args.lsw_why))
+            print("bench.py: Libreswan mode skipped, its tree is not "
+                  "available: %s (run scripts/get-libreswan.sh as root)"
+                  % args.lsw_why, file=sys.stderr)
+    if args.ike == "strongswan" or args.lsw_tree is None:
+        args.ike = ["strongswan"]
+    elif args.ike == "libreswan":
+        args.ike = ["libreswan"]
+    else:
+        args.ike = ["strongswan", "libreswan"]
     path, why = labmod.find_ovsec_monitor()
     if path is None:
         p.error(why)
@@ -784,12 +865,14 @@ def main():
         stopped = "interrupted"
     finally:
         rec.close()
-    lines, rows = summarize(rec.rows, args.n, out)
+    lines, rows = summarize(rec.rows, args.ike, args.n, out)
     report = info + ["elapsed: %.1f min%s" % (
         (time.time() - start) / 60, "; " + stopped if stopped else "")]
     report += lines + ["", "Targets (medians):"]
-    report += ["  " + t for t in targets(rows, args.n,
-                                         args.reconcile_interval)]
+    for ike in args.ike:
+        report += ["  %s: %s" % (IKE_LABEL[ike], t)
+                   for t in targets(rows, ike, args.n,
+                                    args.reconcile_interval)]
     png = plot(rows, args.n, out)
     report += ["", "results: %s/results.tsv, summary.tsv%s" % (
         out, ", convergence.png" if png else "")]

@@ -15,6 +15,9 @@ private /run) with its own charon.  The subjects are
   Floor     a bare charon loaded with "swanctl --load-all" from a
             swanctl.conf holding the connections ovsec would load.
 
+The Libreswan subjects (OvsecLsw, UpstreamLsw, FloorLsw, at the end of
+this file) are the same with pluto instead of charon.
+
 All charons are the same binary with the same strongswan.conf, except that
 upstream's also loads the stroke plugin (its interface to starter and the
 "ipsec" command).  Their log has [CFG] at level 1 and a "%s.ms" time
@@ -621,6 +624,7 @@ class Subject:
     """One host with a charon; subclasses add the monitor."""
 
     kind = None
+    ike = "strongswan"
     plugins = labmod.CHARON_PLUGINS
 
     def __init__(self, lab, name, perf):
@@ -638,6 +642,37 @@ class Subject:
 
     def charon_pid(self):
         return read_pid(os.path.join(self.host.rundir, "charon.pid"))
+
+    def ike_pid(self):
+        """The IKE daemon's pid (None while it is down)."""
+        return self.charon_pid()
+
+    def ike_ready(self):
+        """True once the IKE daemon accepts requests."""
+        return labmod.unix_connectable(self.host.vici_sock)
+
+    def check(self, expected):
+        """Compares what the IKE daemon holds with 'expected' (what
+        self.expected() returned).  Returns (done, left_behind): whether
+        the phase is over, and how many objects the daemon still holds
+        that should be gone (None: not counted for this daemon)."""
+        exp_conns, exp_traps = expected
+        conns = self.vici.conns()
+        self.last_seen = conns
+        return self.matches(conns, self.vici.traps(), exp_conns,
+                            exp_traps), None
+
+    def describe_failure(self, expected):
+        exp_conns = expected[0]
+        seen = getattr(self, "last_seen", None)
+        if seen is None:
+            return "charon did not answer over VICI"
+        return ("charon held %d connections, %d expected, %d missing"
+                % (len(seen), len(exp_conns),
+                   len(set(exp_conns) - set(seen))))
+
+    def vici_sent(self):
+        return None
 
     def ike_pids(self):
         """The processes of the IKE daemon side (charon; starter too for
@@ -920,3 +955,378 @@ class Change:
         self.unloaded = set(unloaded)
         self.n_tunnels = n_tunnels
         self.changed = set(changed) | self.loaded | self.unloaded
+
+
+# ---- Libreswan ------------------------------------------------------------
+#
+# The same subjects with pluto (Libreswan 4.10, from the tree
+# scripts/get-libreswan.sh unpacks; see tests/integration/util_libreswan.py)
+# instead of charon.  Each host runs its own pluto with private --config,
+# --secretsfile, --ipsecdir, --nssdir and --rundir under HOSTDIR/lsw; its log
+# (HOSTDIR/pluto.log) stamps every line with the microsecond, which is what
+# is timed and counted, as with charon's [CFG] lines.  What pluto holds is
+# read with `whack --status`: the connections it lists as loaded.
+
+import datetime                             # noqa: E402
+
+import util_libreswan as lswmod             # noqa: E402
+
+# "Nov 27 06:40:30.779072: MESSAGE" (pluto's --logfile, local time)
+_PLUTO_LINE_RE = re.compile(r"^(\w{3} [ \d]\d \d\d:\d\d:\d\d\.\d+): (.*)$")
+# "\"gnv0-in-1\"[2] #3: MESSAGE" or "\"gnv0-in-1\": MESSAGE"
+_PLUTO_CONN_RE = re.compile(r'^"([^"]+)"(?:\[\d+\])?(?: #\d+)?: (.*)$')
+# Messages that change the connections or secrets pluto holds.
+_PLUTO_LOAD = ("added IKEv2 connection", "added IKEv1 connection",
+               "terminating SAs using this connection",
+               "deleting connection", "replacing connection")
+_PLUTO_SECRETS = ("loading secrets from",)
+# Messages that act on SAs: negotiations started (IKE SA or a Child SA
+# queued on one) and states deleted.
+_PLUTO_SA = ("initiating IKEv2 connection", "initiating Child SA",
+             "queue Child SA", "deleting state", "deleting IKE SA",
+             "deleting other state", "deleting Child SA")
+
+
+class PlutoLogTail(LogTail):
+    """Follows pluto's log file (same interface as LogTail)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._ts_cache = (None, 0.0)
+
+    def _time(self, stamp):
+        # The stamp has no year; whole seconds are cached (many lines
+        # share one).
+        sec, _, frac = stamp.partition(".")
+        if self._ts_cache[0] != sec:
+            year = time.localtime().tm_year
+            t = datetime.datetime.strptime("%d %s" % (year, sec),
+                                           "%Y %b %d %H:%M:%S").timestamp()
+            if t > time.time() + 86400:     # a log from last December
+                t = datetime.datetime.strptime(
+                    "%d %s" % (year - 1, sec), "%Y %b %d %H:%M:%S").timestamp()
+            self._ts_cache = (sec, t)
+        return self._ts_cache[1] + float("0." + frac)
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return 0
+        if not data:
+            return 0
+        self.pos += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        n = 0
+        for raw in lines:
+            m = _PLUTO_LINE_RE.match(raw.decode(errors="replace"))
+            if not m:
+                continue
+            msg = m.group(2)
+            name = ""
+            mm = _PLUTO_CONN_RE.match(msg)
+            if mm:
+                name, msg = mm.group(1), mm.group(2)
+            if msg.startswith(_PLUTO_LOAD) and name:
+                kind = "load"
+            elif msg.startswith(_PLUTO_SECRETS):
+                kind = "load"
+            elif msg.startswith(_PLUTO_SA) and name:
+                kind = "sa"
+            else:
+                continue
+            ts = self._time(m.group(1))
+            self.last_cfg = ts
+            self.events.append(Event(ts, kind, name, msg))
+            n += 1
+        return n
+
+
+def ipsec_conf(tunnels, auto):
+    """An ipsec.conf with the connections ovsec-monitor writes for the
+    geneve PSK tunnels {name: (remote_ip, version)}, each with 'auto' (the
+    floor's), and the matching ipsec.secrets text for {name: psk}."""
+    out = ["config setup", "    uniqueids=yes", "",
+           "conn %default", "    type=transport", "    keyingtries=%forever",
+           "    ike=aes_gcm256-sha2_256", "    esp=aes_gcm256",
+           "    ikev2=insist", ""]
+    for name, (ip, version) in sorted(tunnels.items()):
+        for d, lp, rp in (("in", "udp/6081", "udp"),
+                          ("out", "udp", "udp/6081")):
+            out += ["conn %s-%s-%d" % (name, d, version),
+                    "    left=%defaultroute", "    right=" + ip,
+                    "    authby=secret", "    leftprotoport=" + lp,
+                    "    rightprotoport=" + rp, "    auto=" + auto, ""]
+    return "\n".join(out)
+
+
+def ipsec_secrets(tunnels):
+    """ipsec.secrets text for {name: (remote_ip, psk)}."""
+    return "".join('%%any %s : PSK "%s"\n' % (ip, psk)
+                   for _, (ip, psk) in sorted(tunnels.items()))
+
+
+def live_children(pid):
+    """Child processes 'pid' has now (any thread's), zombies left out
+    (upstream leaves its last `ipsec status` unwaited for)."""
+    out = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += f.read().split()
+    except (OSError, TypeError):
+        pass
+    live = []
+    for child in out:
+        try:
+            with open("/proc/%s/stat" % child) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.rfind(")") + 2:].split()[0] != "Z":
+            live.append(child)
+    return live
+
+
+class LswSubject(Subject):
+    """A host with its own pluto instead of charon (mixed in first)."""
+
+    ike = "libreswan"
+    QUIET_S = 1.0
+
+    def __init__(self, lab, name, perf, tree):
+        # Subject.__init__ without charon's strongswan.conf.
+        self.lab = lab
+        self.host = lab.add_host(name)
+        self.perf = perf
+        self.monitor = None
+        self.perf_counts = None
+        self.ovsdb = None
+        blackhole_route(self.host)
+        self.pluto = lswmod.Pluto(self.host, tree)
+        self.pluto.prepare()
+        self.log = PlutoLogTail(self.pluto.log)
+        self.last_seen = None
+        self._superset = None
+
+    def ike_pid(self):
+        return read_pid(os.path.join(self.pluto.rundir, "pluto.pid"))
+
+    charon_pid = ike_pid
+
+    def ike_ready(self):
+        return labmod.unix_connectable(self.pluto.ctl)
+
+    def expected(self, tunnels):
+        """Connections pluto should hold: NAME-in-V and NAME-out-V (both
+        monitors' names, upstream's numbering)."""
+        return {"%s-%s-%d" % (n, d, t.version)
+                for n, t in tunnels.items() for d in ("in", "out")}
+
+    def status_text(self):
+        res = self.host.run([self.pluto.ipsec, "whack", "--ctlsocket",
+                             self.pluto.ctl, "--status"], env=self.pluto.env,
+                            timeout=120)
+        return res.stdout
+
+    def check(self, expected):
+        """Done when pluto holds exactly 'expected'; or when it holds all
+        of it and more, and the monitor has gone quiet (no children, no CPU,
+        nothing loaded or deleted for QUIET_S): what is left then is
+        what the monitor left behind."""
+        loaded = set(self.pluto.loaded(self.status_text()))
+        self.last_seen = loaded
+        if loaded == expected:
+            self._superset = None
+            return True, 0
+        if not expected <= loaded:
+            self._superset = None
+            return False, None
+        now = time.time()
+        pid = self.monitor_pid()
+        cpu = proc_cpu(pid) if pid else 0.0
+        if (self._superset is None or self._superset[1] != cpu
+                or self.log.last_cfg > self._superset[0]
+                or (pid and live_children(pid))):
+            self._superset = (now, cpu)
+            return False, None
+        if now - self._superset[0] >= self.QUIET_S:
+            self._superset = None
+            return True, len(loaded - expected)
+        return False, None
+
+    def describe_failure(self, expected):
+        seen = self.last_seen
+        if seen is None:
+            return "pluto did not answer whack --status"
+        return ("pluto held %d connections, %d expected, %d missing"
+                % (len(seen), len(expected), len(expected - seen)))
+
+    def secrets_done(self, events, change):
+        """pluto re-read its secrets file after the change, if it added a
+        PSK."""
+        if not change.loaded:
+            return True
+        return any(e.msg.startswith(_PLUTO_SECRETS) for e in events)
+
+    def ike_pids(self):
+        return [p for p in (self.ike_pid(),) if p]
+
+    def restart_ike(self):
+        """Stops pluto and starts it again without waiting for it; the new
+        pluto loads its ipsec.conf (addconn --autoall) by itself.  Returns
+        None."""
+        d = self.pluto.daemon
+        d.stop()
+        ready, d.ready = d.ready, None
+        try:
+            d.start()
+        finally:
+            d.ready = ready
+        return None
+
+    def stop_ike(self):
+        if self.pluto.daemon:
+            self.pluto.daemon.stop()
+
+
+class OvsecLsw(LswSubject):
+    kind = "ovsec"
+
+    def __init__(self, lab, name, perf, binary, tree):
+        super().__init__(lab, name, perf, tree)
+        h = self.host
+        h.start_ovsdb_server()
+        h.vsctl("add-br", "br0")
+        self.pluto.start()
+        pidfile = h.path("ovsec-monitor.pid")
+        log = h.path("ovsec-monitor.log")
+        argv = [binary, "unix:" + h.db_sock, "--pidfile=" + pidfile,
+                "--log-file=" + log] + lswmod.monitor_args(self.pluto)
+
+        def ready():
+            pid = read_pid(pidfile)
+            return pid and labmod.unix_connectable(
+                h.path("ovsec-monitor.%d.ctl" % pid))
+
+        def clean():
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+        wrap = os.environ.get("OVSEC_BENCH_WRAP")
+        if wrap:
+            argv = shlex.split(wrap.replace("HOSTDIR", h.dir)) + argv
+        else:
+            argv = self.wrap_perf(argv, "ovsec-monitor")
+        self.monitor = h.add_daemon(
+            "ovsec-monitor", argv, env=self.pluto.env, ready=ready,
+            ready_timeout=60, pidfile=pidfile, logs=[log],
+            before_start=clean)
+        self.monitor.start()
+        self.pidfile = pidfile
+        # Ready once it has asked pluto for its version (the dialect).
+        labmod.poll(lambda: "command syntax" in labmod.tail(log, 50), 60,
+                    "ovsec-monitor to talk to pluto", interval=0.1)
+        self.connect_ovsdb()
+
+    def monitor_pid(self):
+        return read_pid(self.pidfile)
+
+    stats = Ovsec.stats
+    appctl = Ovsec.appctl
+
+    def stop(self):
+        Subject.stop(self)
+        if self.monitor:
+            pid = self.monitor_pid()
+            if pid and labmod.pid_alive(pid):
+                os.kill(pid, signal.SIGTERM)
+            self.monitor.stop()
+        self.stop_ike()
+
+
+class UpstreamLsw(LswSubject):
+    """Debian's ovs-monitor-ipsec --ike-daemon=libreswan, unmodified,
+    driving this host's pluto: --root-prefix=HOSTDIR/lsw, under which its
+    default paths (/etc/ipsec.conf, /etc/ipsec.secrets, /etc/ipsec.d,
+    /run/pluto/pluto.ctl, /usr/sbin/ipsec) are pluto's; with
+    --no-restart-ike-daemon, since pluto is already running (its restart
+    is `ipsec restart`, i.e. systemd)."""
+
+    kind = "upstream"
+
+    def __init__(self, lab, name, perf, tree, script=UPSTREAM_MONITOR):
+        super().__init__(lab, name, perf, tree)
+        h = self.host
+        h.start_ovsdb_server()
+        h.vsctl("add-br", "br0")
+        self.pluto.start()
+        pidfile = h.path("ovs-monitor-ipsec.pid")
+        log = h.path("ovs-monitor-ipsec.log")
+        argv = ["python3", script, "unix:" + h.db_sock,
+                "--ike-daemon=libreswan", "--no-restart-ike-daemon",
+                "--root-prefix=" + self.pluto.root,
+                "--pidfile=" + pidfile, "--log-file=" + log]
+
+        def ready():
+            pid = read_pid(pidfile)
+            return (pid and labmod.unix_connectable(
+                        h.path("ovs-monitor-ipsec.%d.ctl" % pid))
+                    and "connected" in labmod.tail(log, 20))
+
+        def clean():
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+        self.monitor = h.add_daemon(
+            "ovs-monitor-ipsec", self.wrap_perf(argv, "ovs-monitor-ipsec"),
+            env=self.pluto.env, ready=ready, ready_timeout=30,
+            pidfile=pidfile, logs=[log], before_start=clean)
+        self.monitor.start()
+        self.pidfile = pidfile
+        self.connect_ovsdb()
+
+    def monitor_pid(self):
+        return read_pid(self.pidfile)
+
+    def stop(self):
+        Subject.stop(self)
+        if self.monitor:
+            pid = self.monitor_pid()
+            if pid and labmod.pid_alive(pid):
+                os.kill(pid, signal.SIGTERM)
+            self.monitor.stop()
+        self.stop_ike()
+
+
+class FloorLsw(LswSubject):
+    kind = "floor"
+
+    def __init__(self, lab, name, tree):
+        super().__init__(lab, name, False, tree)
+        self.pluto.start()
+
+    def load(self, tunnels, timeout):
+        """Writes the connections (auto=add) and secrets of 'tunnels'
+        {name: Tunnel} to a file of their own and pluto's secrets file,
+        then has pluto re-read its secrets and load every connection of
+        the file: `ipsec auto --rereadsecrets`, `ipsec addconn
+        --autoall`."""
+        p = self.pluto
+        conf = self.host.write("floor-ipsec.conf", ipsec_conf(
+            {n: (t.ip, t.version) for n, t in tunnels.items()}, "add"),
+            0o644)
+        self.host.write(os.path.relpath(p.secrets, self.host.dir),
+                        ipsec_secrets({n: (t.ip, t.psk)
+                                       for n, t in tunnels.items()}))
+        t0 = time.time()
+        self.host.run([p.ipsec, "auto", "--ctlsocket", p.ctl, "--config",
+                       conf, "--rereadsecrets"], env=p.env, timeout=timeout)
+        self.host.run([p.ipsec, "addconn", "--ctlsocket", p.ctl, "--config",
+                       conf, "--autoall"], env=p.env, timeout=timeout)
+        return t0
+
+    def stop(self):
+        self.stop_ike()

@@ -8,15 +8,17 @@
 #     sudo bench/profile.sh callgrind 1000  # valgrind --tool=callgrind
 #     sudo bench/profile.sh massif 2000     # valgrind --tool=massif (heap)
 #
-# The raw data stays in bench/results/profile-TOOL-N/.  Under valgrind the
-# daemon is some 20-50 times slower: the times it reports mean nothing,
-# the shares do.
+# OVSEC_BENCH_IKE=libreswan profiles the Libreswan backend (default
+# strongswan).  The raw data stays in bench/results/profile-TOOL-N/.
+# Under valgrind the daemon is some 20-50 times slower: the times it
+# reports mean nothing, the shares do.
 
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 tool=${1:-perf}
 n=${2:-1000}
+ike=${OVSEC_BENCH_IKE:-strongswan}
 out="$here/results/profile-$tool-$n"
 rm -rf "$out"
 mkdir -p "$out"
@@ -34,8 +36,8 @@ massif)
 esac
 
 OVSEC_BENCH_WRAP="$wrap" "$here/run.sh" --subjects ovsec --n "$n" \
-    --runs 1 --idle-window 0 --no-perf --phase-timeout 900 \
-    --out "$out/bench" | sed -n '/^N = /,/^VICI msgs: removal/p'
+    --ike "$ike" --runs 1 --idle-window 0 --no-perf --phase-timeout 900 \
+    --out "$out/bench" | sed -n '/^N = /,/^upstream\/floor: recovery/p'
 
 case $tool in
 perf)

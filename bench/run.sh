@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Benchmarks ovsec-monitor against upstream's ovs-monitor-ipsec (Debian's
-# openvswitch-ipsec, strongSwan mode), as root:
+# openvswitch-ipsec, strongSwan and Libreswan modes), as root:
 #
-#     sudo bench/run.sh            # N = 10, 100, 1000, 2000; 3 runs (~40 min)
-#     sudo bench/run.sh --quick    # N = 10, 100; 1 run (~1 min)
+#     sudo bench/run.sh            # N = 10, 100, 1000, 2000; 3 runs (~40 min per IKE daemon)
+#     sudo bench/run.sh --quick    # N = 10, 100; 1 run (~3 min)
 #
-# Installs the dependencies (bench/install-deps.sh), builds ovsec-monitor
+# Installs the dependencies (bench/install-deps.sh, and Libreswan's tree
+# with scripts/get-libreswan.sh), builds ovsec-monitor
 # without sanitizers (build-bench, release) and runs bench/bench.py with
 # the arguments given (bench/bench.py --help).  Prints one table; results
 # go to bench/results/TIMESTAMP/ (results.tsv, summary.tsv, report.txt,
@@ -24,6 +25,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 "$here/install-deps.sh"
+
+# Libreswan's pluto, unpacked into /var/cache/ovsec-libreswan (Debian's
+# libreswan conflicts with strongSwan): the benchmark's Libreswan mode.
+# Without it bench.py measures strongSwan only and says why.
+if ! "$repo/scripts/get-libreswan.sh" >/dev/null; then
+    echo "bench/run.sh: scripts/get-libreswan.sh failed: Libreswan mode" \
+         "will be skipped" >&2
+fi
 
 build="$repo/build-bench"
 if [ ! -f "$build/build.ninja" ]; then
