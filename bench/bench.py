@@ -210,8 +210,7 @@ def record_costs(rec, run, n, subj, phase, before, vici_before=None):
     if vici_before is not None:
         v = subj.vici_sent()
         if v is not None:
-            # The previous ipsec/status sent two requests after printing.
-            r("vici_msgs", v - vici_before - 2)
+            r("vici_msgs", v - vici_before)
         return v
     return None
 

@@ -137,8 +137,12 @@ LOG_MODULE(libreswan);
 #define DEFAULT_NSSDIR "/var/lib/ipsec/nss"     /* Libreswan 4.x and on. */
 #define DEFAULT_NSSDIR_V3 "/etc/ipsec.d"        /* Libreswan 3.x. */
 
-/* Children running at once. */
+/* Children running at once... */
 #define MAX_CHILDREN 8
+/* ...besides the retries that wait for their outcome (whack stays until
+ * pluto gives up on the peer, which may take minutes): they have slots
+ * of their own, so that they never hold up adds, deletes and statuses. */
+#define MAX_WAITING_UPS 2
 /* Initiating again a connection that is down with nothing in progress:
  * first after RETRY_MIN_MS, doubling up to INITIATE_BACKOFF_MS. */
 #define RETRY_MIN_MS 1000
@@ -253,6 +257,9 @@ struct lsw_job {
     ike_status_cb *cb;              /* JOB_QUERY. */
     void *aux;
     struct process *proc;           /* NULL while queued. */
+    bool waits;                     /* A JOB_UP that waits for the outcome:
+                                     * counted in 'n_waiting', not in
+                                     * 'n_running'. */
 };
 
 /* A name in a set. */
@@ -295,6 +302,7 @@ struct ike_libreswan {
     struct ovs_list queue;          /* "struct lsw_job"s not started. */
     struct ovs_list running;        /* "struct lsw_job"s running. */
     size_t n_running;
+    size_t n_waiting;               /* Running jobs with 'waits'. */
     uint64_t event_seq;             /* Bumped at each start and end. */
 
     /* Tunnels and files. */
@@ -1373,11 +1381,12 @@ status_decide__(struct ike_libreswan *ls, bool reconcile)
                  * nothing is in progress then. */
                 c->next_up = now + (t->initiator ? 0 : RESPONDER_GRACE_MS);
             }
-            if (now - c->added_at < RESPONDER_GRACE_MS * 2
-                || (c->last_up_at != LLONG_MIN
-                    && now - c->last_up_at < INITIATE_BACKOFF_MS * 2)) {
+            if (now - c->added_at < RESPONDER_GRACE_MS * 2) {
                 /* Coming up: keep the view fresh for show and is_up.
-                 * Later, reconcile() and due initiations refresh it. */
+                 * Later, reconcile() and due initiations refresh it (an
+                 * initiation asks for one more look STATUS_POLL_MS after
+                 * it): a tunnel whose peer never answers costs a status
+                 * per retry, not one every STATUS_POLL_MS for ever. */
                 next = MIN(next, now + STATUS_POLL_MS);
             }
         }
@@ -1477,9 +1486,18 @@ ups_start__(struct ike_libreswan *ls)
                     c->failure = NULL;
                     continue;
                 }
-                if (st->n_states) {
+                const struct libreswan_conn_state *first
+                    = (i > 0 ? libreswan_status_find(ls->status,
+                                                     t->conns[0].name)
+                       : NULL);
+                if (st->n_states
+                    || (first && first->n_states && !first->esp_established
+                        && !first->ike_established)) {
                     /* A negotiation is in progress (or its IKE SA is up
-                     * and the child is on its way): leave it alone, and
+                     * and the child is on its way), or, for "-in", the
+                     * tunnel's "-out" is still negotiating the IKE SA
+                     * that "-in" waits for (pluto lists no state for a
+                     * child waiting on its parent): leave it alone, and
                      * look again later. */
                     c->next_up = now + c->retry_delay;
                     c->retry_delay = MIN(c->retry_delay * 2,
@@ -1499,6 +1517,7 @@ ups_start__(struct ike_libreswan *ls)
              * why it fails (pluto says it only to whack and its log). */
             job->argv = cmd_argv__(ls, (c->first_up ? LIBRESWAN_CMD_UP
                                         : LIBRESWAN_CMD_UP_WAIT), c->name);
+            job->waits = !c->first_up;
             if (!c->first_up && !t->initiator) {
                 LOG_INFO("%s: bringing up %s: nothing came from the peer",
                          t->name, c->name);
@@ -1732,13 +1751,40 @@ job_done__(struct ike_libreswan *ls, struct lsw_job *job)
     }
 }
 
-/* Starts queued jobs, up to MAX_CHILDREN at once. */
+/* True if queued 'job' may start now. */
+static bool
+job_startable__(const struct ike_libreswan *ls, const struct lsw_job *job)
+{
+    return (job->waits ? ls->n_waiting < MAX_WAITING_UPS
+                       : ls->n_running < MAX_CHILDREN);
+}
+
+/* The first queued job that may start now, or NULL. */
+static struct lsw_job *
+job_next_startable__(const struct ike_libreswan *ls)
+{
+    struct lsw_job *job;
+
+    if (ls->n_running >= MAX_CHILDREN && ls->n_waiting >= MAX_WAITING_UPS) {
+        return NULL;
+    }
+    LIST_FOR_EACH (job, node, &ls->queue) {
+        if (job_startable__(ls, job)) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
+/* Starts queued jobs, in order, up to MAX_CHILDREN at once (and
+ * MAX_WAITING_UPS waiting ups). */
 static void
 jobs_start__(struct ike_libreswan *ls)
 {
-    while (ls->n_running < MAX_CHILDREN && !ovs_list_is_empty(&ls->queue)) {
-        struct lsw_job *job = CONTAINER_OF(ovs_list_pop_front(&ls->queue),
-                                           struct lsw_job, node);
+    struct lsw_job *job;
+
+    while ((job = job_next_startable__(ls)) != NULL) {
+        ovs_list_remove(&job->node);
         bool status = (job->kind == JOB_STATUS || job->kind == JOB_PROBE
                        || job->kind == JOB_QUERY);
         struct process_options po = {
@@ -1829,7 +1875,11 @@ jobs_start__(struct ike_libreswan *ls)
             continue;
         }
         ovs_list_push_back(&ls->running, &job->node);
-        ls->n_running++;
+        if (job->waits) {
+            ls->n_waiting++;
+        } else {
+            ls->n_running++;
+        }
     }
 }
 
@@ -2044,7 +2094,11 @@ lsw_run(struct ike_backend *up)
         LIST_FOR_EACH_SAFE (job, next, node, &ls->running) {
             if (process_run(job->proc)) {
                 ovs_list_remove(&job->node);
-                ls->n_running--;
+                if (job->waits) {
+                    ls->n_waiting--;
+                } else {
+                    ls->n_running--;
+                }
                 job_done__(ls, job);
                 job_destroy__(job);
                 progress = true;
@@ -2098,7 +2152,7 @@ lsw_wait(struct ike_backend *up)
     if (ls->reports_pending || ls->step_pending || ls->reconcile_pending
         || (ls->status_wanted && !ls->status_inflight)
         || (ls->files_dirty && ls->version_known)
-        || (!ovs_list_is_empty(&ls->queue) && ls->n_running < MAX_CHILDREN)) {
+        || job_next_startable__(ls)) {
         loop_immediate_wake();
     }
     if (ls->ready && ls->pluto_running && !ls->cleaning) {
@@ -2571,10 +2625,12 @@ lsw_show_summary(const struct ike_backend *up, struct ds *out)
         ds_put_format(out, " (included by %s)", ls->root_conf_path);
     }
     ds_put_format(out, ", secrets: %s\n", ls->secrets_path);
-    ds_put_format(out, "tunnels: %zu, loaded: %zu, commands running: %zu, "
-                  "queued: %zu, adds: %"PRIu64", deletes: %"PRIu64", ups: "
+    ds_put_format(out, "tunnels: %zu, loaded: %zu, commands running: %zu "
+                  "(and %zu retries waiting for their outcome), queued: %zu, "
+                  "adds: %"PRIu64", deletes: %"PRIu64", ups: "
                   "%"PRIu64", commands: %"PRIu64"\n",
                   hmap_count(&ls->tunnels), n_loaded, ls->n_running,
+                  ls->n_waiting,
                   ovs_list_size(&ls->queue), ls->n_adds, ls->n_deletes,
                   ls->n_ups, ls->n_commands);
     if (ls->nss) {
@@ -2672,7 +2728,9 @@ lsw_idle(const struct ike_backend *up)
 {
     const struct ike_libreswan *ls = ike_libreswan_cast(up);
 
-    return (ovs_list_is_empty(&ls->queue) && !ls->n_running
+    /* Retries waiting for their outcome do not count: they may wait for
+     * minutes for a peer that does not answer. */
+    return (!job_next_startable__(ls) && !ls->n_running
             && (!ls->nss || libreswan_nss_idle(ls->nss)));
 }
 
