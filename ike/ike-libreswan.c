@@ -326,6 +326,8 @@ struct ike_libreswan {
     /* What an earlier instance wrote: connection sections by name, and
      * its secrets file, for adoption. */
     struct hmap old_sections;       /* "struct lsw_name"s with 'text'. */
+    long long int files_written_at; /* When our files were last written. */
+    long long int lost_at;          /* When pluto was last found gone. */
     struct secret *old_secrets;
 
     /* Status. */
@@ -966,6 +968,7 @@ files_write__(struct ike_libreswan *ls)
         }
     }
 
+    ls->files_written_at = time_msec();
     msg = write_atomic__(ls->conf_path, conf.string ? conf.string : "",
                          conf.length, 0644);
     if (!msg) {
@@ -1148,6 +1151,7 @@ pluto_lost__(struct ike_libreswan *ls, char *why)
         return;
     }
     ls->pluto_running = false;
+    ls->lost_at = time_msec();
     ls->secrets_done_gen = 0;
     libreswan_status_destroy(ls->status);
     ls->status = NULL;
@@ -1176,6 +1180,18 @@ pluto_back__(struct ike_libreswan *ls)
         ls->secrets_done_gen = 0;
         ls->secrets_failed_gen = 0;
         ls->step_pending = true;
+        if (ls->lost_at && ls->files_written_at
+            && ls->files_written_at < ls->lost_at && !ls->files_dirty) {
+            /* pluto (re)started after our files were last written, so it
+             * read them: it holds our connections as the files say, and
+             * may already have SAs on them (the peer's negotiation).
+             * Adding them again would tear those down; they are adopted
+             * instead, as after a restart of ours. */
+            names_clear__(&ls->old_sections);
+            secret_destroy(ls->old_secrets);
+            ls->old_secrets = NULL;
+            old_files_read__(ls);
+        }
     }
 }
 

@@ -1136,6 +1136,49 @@ test_pluto_not_running(void **state)
     fx_done(&f);
 }
 
+/* pluto goes away after our files were written, and comes back having
+ * read them (it loads ipsec.conf when it starts): the connections it holds
+ * as we would add them are adopted, not added again, which would tear
+ * down the SAs the peer may already have negotiated on them. */
+static void
+test_pluto_back_with_our_files(void **state)
+{
+    struct fx f;
+
+    (void) state;
+    fx_init(&f, false);
+    fx_create(&f);
+    apply(&f, "gnv0", "geneve", 1, NULL, "remote_ip", "192.0.2.2",
+          "local_ip", "192.0.2.1", "psk", PSK, NULL);
+    settle(&f);
+    free(calls_take(&f));
+    dones_clear();
+
+    /* pluto stops: found at the next status. */
+    fx_write(&f, "fake/rc.status", "33\n");
+    fx_write(&f, "fake/err.status", "whack: Pluto is not running (no "
+             "\"/run/pluto/pluto.ctl\")\n");
+    fx_write(&f, "fake/out.status", "");
+    assert_int_equal(f.ike->class->reconcile(f.ike), 0);
+    settle(&f);
+    assert_int_equal(last_done("gnv0")->error, -ENOTCONN);
+
+    /* It starts again, holding what our file says, an SA already up. */
+    fx_unlink(&f, "fake/rc.status");
+    fx_unlink(&f, "fake/err.status");
+    fx_status(&f, "gnv0-out-1+ESP gnv0-in-1+ESP");
+    free(calls_take(&f));
+    time_warp(5000);
+    settle(&f);
+    char *calls = calls_take(&f);
+    ASSERT_CALLS(calls, 0, "--add");
+    ASSERT_CALLS(calls, 0, "--up");
+    free(calls);
+    assert_int_equal(last_done("gnv0")->error, 0);
+    assert_true(f.ike->class->tunnel_is_up(f.ike, "gnv0"));
+    fx_done(&f);
+}
+
 /* A hung command is killed at the command timeout, and the tunnel fails
  * saying so. */
 static void
@@ -1824,6 +1867,7 @@ main(void)
         T(test_remove),
         T(test_reconcile),
         T(test_adopt),
+        T(test_pluto_back_with_our_files),
         T(test_add_refused),
         T(test_pluto_not_running),
         T(test_command_timeout),
