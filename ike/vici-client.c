@@ -67,7 +67,7 @@ LOG_MODULE(vici_client);
  * packet each, during a reconcile), the socket is read at most this often,
  * so that the items come in batches rather than one wakeup each.  Events
  * and answers are then up to this late. */
-#define VICI_STREAM_READ_INTERVAL_MS 10
+#define VICI_STREAM_READ_INTERVAL_MS 25
 
 /* Receive buffer: starts at this size, grows to one maximal packet. */
 #define VICI_RX_MIN (16 * 1024)

@@ -82,6 +82,8 @@ struct monitor {
     long long int drop_retry;       /* When to retry after a failure. */
 
     long long int next_file_check;  /* Re-read certificate files then. */
+    bool has_files;                 /* Some certificate file to watch:
+                                     * a global one, or a remote_cert. */
     uint64_t global_files_stamp;    /* stat() signature of the global
                                      * certificate, key and CA files. */
     long long int next_reconcile;   /* Ask the backend to reconcile. */
@@ -735,6 +737,20 @@ process_ovsdb__(struct monitor *m)
     }
     ovsdb_client_clear_tracked(m->ovsdb);
 
+    /* Only certificate files are polled for changes: a daemon with PSK
+     * tunnels alone has no timer for them. */
+    const struct global_conf *g = m->global;
+    m->has_files = g && (g->certificate || g->private_key || g->ca_cert);
+    if (!m->has_files) {
+        struct tunnel *t;
+        HMAP_FOR_EACH (t, node, &m->tunnels) {
+            if (smap_get(&t->options, "remote_cert")) {
+                m->has_files = true;
+                break;
+            }
+        }
+    }
+
     /* The backend may refuse a tunnel because of another one (Libreswan:
      * two PSKs for one pair of addresses).  When tunnels went away or
      * changed, the invalid ones get another look. */
@@ -912,7 +928,8 @@ monitor_run(struct monitor *m)
     }
 
     long long int now = time_msec();
-    if (m->global_known && now >= m->next_file_check && !m->cleaning) {
+    if (m->global_known && m->has_files && now >= m->next_file_check
+        && !m->cleaning) {
         m->next_file_check = now + FILE_CHECK_MS;
         check_files__(m, false);
     }
@@ -946,7 +963,7 @@ monitor_wait(struct monitor *m)
          * snapshot; waiting for it before would spin. */
         loop_timer_wait_until(m->next_reconcile);
     }
-    if (m->global_known) {
+    if (m->global_known && m->has_files) {
         loop_timer_wait_until(m->next_file_check);
     }
     if (m->drop_dirty && m->xfrm && m->global
