@@ -244,23 +244,26 @@ class LogTail:
         if path:
             self.path = path
 
-    def poll(self):
-        """Reads what was appended; returns the number of new events."""
+    def _new_lines(self):
+        """The whole lines appended since the last call, decoded."""
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.pos)
                 data = f.read()
         except OSError:
-            return 0
+            return []
         if not data:
-            return 0
+            return []
         self.pos += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
+        lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()
+        return [raw.decode(errors="replace") for raw in lines]
+
+    def poll(self):
+        """Reads what was appended; returns the number of new events."""
         n = 0
-        for raw in lines:
-            m = _LINE_RE.match(raw.decode(errors="replace"))
+        for line in self._new_lines():
+            m = _LINE_RE.match(line)
             if not m or m.group(3) != "CFG":
                 continue
             ts = float(m.group(1))
@@ -1010,21 +1013,9 @@ class PlutoLogTail(LogTail):
         return self._ts_cache[1] + float("0." + frac)
 
     def poll(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.pos)
-                data = f.read()
-        except OSError:
-            return 0
-        if not data:
-            return 0
-        self.pos += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
         n = 0
-        for raw in lines:
-            m = _PLUTO_LINE_RE.match(raw.decode(errors="replace"))
+        for line in self._new_lines():
+            m = _PLUTO_LINE_RE.match(line)
             if not m:
                 continue
             msg = m.group(2)
