@@ -50,6 +50,7 @@
 #include "smap.h"
 #include "timeval.h"
 #include "tunnel.h"
+#include "unit-util.h"
 #include "util.h"
 #include "x509.h"
 
@@ -449,49 +450,8 @@ cert_path(const char *name)
     return xasprintf("%s/%s", certdir, name);
 }
 
-static struct tunnel *
-make_tunnel_valist(const char *name, const char *type, uint64_t version,
-                   const struct global_conf *g, va_list args)
-{
-    struct tunnel *t = xzalloc(sizeof *t);
-    const char *key;
-    char *error;
-
-    t->name = xstrdup(name);
-    t->type = xstrdup(type);
-    t->version = version;
-    t->state = TUNNEL_S_PENDING;
-    t->ofport = -1;
-    t->cfm_fault = -1;
-    smap_init(&t->options);
-    while ((key = va_arg(args, const char *))) {
-        const char *value = va_arg(args, const char *);
-        char *v = (value[0] == '@' ? cert_path(value + 1)
-                   : xstrdup(value));
-        smap_replace(&t->options, key, v);
-        free(v);
-    }
-    error = tunnel_conf_create(name, type, &t->options, g, &t->conf);
-    if (error) {
-        fail_msg("%s", error);
-    }
-    return t;
-}
-
-static void
-free_tunnel(struct tunnel *t)
-{
-    if (t) {
-        tunnel_conf_destroy(t->conf);
-        smap_destroy(&t->options);
-        free(t->name);
-        free(t->type);
-        free(t);
-    }
-}
-
 /* Builds tunnel 'name' from option pairs ending with NULL; the caller
- * frees it with free_tunnel(). */
+ * frees it with ut_tunnel_free(). */
 static struct tunnel *
 make_tunnel(const char *name, const char *type, uint64_t version,
             const struct global_conf *g, ...)
@@ -500,7 +460,8 @@ make_tunnel(const char *name, const char *type, uint64_t version,
     va_list args;
 
     va_start(args, g);
-    t = make_tunnel_valist(name, type, version, g, args);
+    t = ut_tunnel_create_valist(certdir, name, type, version, g,
+                                args);
     va_end(args);
     return t;
 }
@@ -517,14 +478,15 @@ apply(struct fx *f, const char *name, const char *type, uint64_t version,
     char *error;
 
     va_start(args, g);
-    t = make_tunnel_valist(name, type, version, g, args);
+    t = ut_tunnel_create_valist(certdir, name, type, version, g,
+                                args);
     va_end(args);
     error = f->ike->class->check_tunnel(f->ike, t);
     if (error) {
         fail_msg("%s", error);
     }
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
-    free_tunnel(t);
+    ut_tunnel_free(t);
 }
 
 static struct global_conf *
@@ -1264,14 +1226,14 @@ test_psk_conflict(void **state)
     assert_non_null(strstr(msg, "gnv0"));
     assert_null(strstr(msg, "key-"));
     free(msg);
-    free_tunnel(t);
+    ut_tunnel_free(t);
 
     /* Re-checking the first one itself is fine. */
     t = make_tunnel("gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
                     "local_ip", "192.0.2.1", "psk", "key-a2", NULL);
     msg = f.ike->class->check_tunnel(f.ike, t);
     assert_null(msg);
-    free_tunnel(t);
+    ut_tunnel_free(t);
 
     apply(&f, "gre0", "gre", 1, NULL, "remote_ip", "192.0.2.2",
           "local_ip", "192.0.2.11", "psk", "key-b", NULL);
@@ -1310,7 +1272,7 @@ test_check_tunnel(void **state)
     assert_non_null(strstr(error, "gnv0"));
     assert_non_null(strstr(error, "ipsec_leftupdown"));
     free(error);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     fx_done(&f);
 }
 
@@ -1384,7 +1346,7 @@ test_cleanup(void **state)
                                    &t->conf));
     assert_int_equal(f.ike->class->tunnel_apply(f.ike, t), -ECANCELED);
     assert_int_equal(f.ike->class->reconcile(f.ike), -ECANCELED);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     fx_done(&f);
 }
 

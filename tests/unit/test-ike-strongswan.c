@@ -245,33 +245,6 @@ group_teardown(void **state)
 
 /* Helpers: tunnels. */
 
-static struct tunnel *
-make_tunnel_valist(const char *name, const char *type, uint64_t version,
-                   const struct global_conf *g, va_list args)
-{
-    struct tunnel *t = xzalloc(sizeof *t);
-    const char *key;
-    char *error;
-
-    t->name = xstrdup(name);
-    t->type = xstrdup(type);
-    t->version = version;
-    t->state = TUNNEL_S_PENDING;
-    t->ofport = -1;
-    t->cfm_fault = -1;
-    smap_init(&t->options);
-    while ((key = va_arg(args, const char *))) {
-        char *value = ut_expand(tmpdir, va_arg(args, const char *));
-        smap_replace(&t->options, key, value);
-        free(value);
-    }
-    error = tunnel_conf_create(name, type, &t->options, g, &t->conf);
-    if (error) {
-        fail_msg("%s", error);
-    }
-    return t;
-}
-
 /* Builds a tunnel 'name' of 'type' at 'version' from option pairs ("@"
  * expanded) ending with NULL; the configuration must be valid. */
 static struct tunnel *
@@ -282,21 +255,10 @@ make_tunnel(const char *name, const char *type, uint64_t version,
     va_list args;
 
     va_start(args, g);
-    t = make_tunnel_valist(name, type, version, g, args);
+    t = ut_tunnel_create_valist(tmpdir, name, type, version, g,
+                                args);
     va_end(args);
     return t;
-}
-
-static void
-free_tunnel(struct tunnel *t)
-{
-    if (t) {
-        tunnel_conf_destroy(t->conf);
-        smap_destroy(&t->options);
-        free(t->name);
-        free(t->type);
-        free(t);
-    }
 }
 
 /* Applies a tunnel built as make_tunnel() does, after check_tunnel(), and
@@ -310,14 +272,15 @@ apply(struct fx *f, const char *name, const char *type, uint64_t version,
     char *error;
 
     va_start(args, g);
-    t = make_tunnel_valist(name, type, version, g, args);
+    t = ut_tunnel_create_valist(tmpdir, name, type, version, g,
+                                args);
     va_end(args);
     error = f->ike->class->check_tunnel(f->ike, t);
     if (error) {
         fail_msg("%s", error);
     }
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
-    free_tunnel(t);
+    ut_tunnel_free(t);
 }
 
 /* Helpers: hooks. */
@@ -1492,7 +1455,7 @@ test_ipsec_options(void **state)
     assert_non_null(error);
     assert_non_null(strstr(error, "gnv1: options:ipsec_auto"));
     free(error);
-    free_tunnel(t);
+    ut_tunnel_free(t);
 }
 
 static void
@@ -1929,7 +1892,7 @@ test_conf_error(void **state)
                                    NULL);
     unlink(dst);
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     assert_int_equal(n_dones, 0);
     expect(f, "unload-conn {name=vx0}");
     reply_ok(f);
@@ -1952,7 +1915,7 @@ test_conf_error(void **state)
                     "remote_cert", "@gone.pem", NULL);
     unlink(dst);
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), 0);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     apply(f, "vx0", "vxlan", 3, g_self, "remote_ip", "192.0.2.2",
           "remote_cert", "@remote.pem", NULL);
     expect(f, "unload-conn {name=vx0}");
@@ -2535,11 +2498,11 @@ test_cleanup(void **state)
     struct tunnel *t = make_tunnel("gnv1", "geneve", 1, NULL, "remote_ip",
                                    "192.0.2.5", "psk", PSK, NULL);
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), -ECANCELED);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     t = make_tunnel("gnv0", "geneve", 2, NULL, "remote_ip", "192.0.2.2",
                     "local_ip", "192.0.2.1", "psk", "other-" PSK, NULL);
     assert_int_equal(f->ike->class->tunnel_apply(f->ike, t), -ECANCELED);
-    free_tunnel(t);
+    ut_tunnel_free(t);
     assert_int_equal(f->ike->class->set_global(f->ike, g_self2),
                      -ECANCELED);
     assert_int_equal(f->ike->class->reconcile(f->ike), -ECANCELED);

@@ -27,6 +27,7 @@
 #include "ds.h"
 #include "global-conf.h"
 #include "smap.h"
+#include "tunnel.h"
 #include "util.h"
 #include "x509.h"
 
@@ -371,4 +372,44 @@ ut_vsctl_valist(const char *dir, const char *remote, va_list args)
         words[n++] = arg;
     }
     ut_vsctl_argv(dir, remote, words, n);
+}
+
+struct tunnel *
+ut_tunnel_create_valist(const char *dir, const char *name, const char *type,
+                        uint64_t version, const struct global_conf *g,
+                        va_list args)
+{
+    struct tunnel *t = xzalloc(sizeof *t);
+    const char *key;
+    char *error;
+
+    t->name = xstrdup(name);
+    t->type = xstrdup(type);
+    t->version = version;
+    t->state = TUNNEL_S_PENDING;
+    t->ofport = -1;
+    t->cfm_fault = -1;
+    smap_init(&t->options);
+    while ((key = va_arg(args, const char *))) {
+        char *value = ut_expand(dir, va_arg(args, const char *));
+        smap_replace(&t->options, key, value);
+        free(value);
+    }
+    error = tunnel_conf_create(name, type, &t->options, g, &t->conf);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    return t;
+}
+
+void
+ut_tunnel_free(struct tunnel *t)
+{
+    if (t) {
+        tunnel_conf_destroy(t->conf);
+        smap_destroy(&t->options);
+        free(t->name);
+        free(t->type);
+        free(t);
+    }
 }

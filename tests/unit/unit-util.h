@@ -70,6 +70,16 @@ void ut_write_cert_set(const char *dir);
  * passed through ut_expand('dir', ...), up to a NULL key. */
 struct global_conf *ut_global_conf(const char *dir, const char *key, ...);
 
+/* Builds tunnel 'name' of 'type' at 'version' (PENDING) from option pairs
+ * in 'args' up to a NULL key, each value passed through ut_expand('dir',
+ * ...), with its configuration from tunnel_conf_create() and 'g', which
+ * must accept it.  Free it with ut_tunnel_free(). */
+struct tunnel *ut_tunnel_create_valist(const char *dir, const char *name,
+                                       const char *type, uint64_t version,
+                                       const struct global_conf *g,
+                                       va_list args);
+void ut_tunnel_free(struct tunnel *);       /* NULL ok. */
+
 /* Real time and children. */
 
 /* Sleeps 'ms' milliseconds of real time. */
