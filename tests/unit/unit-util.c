@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include "ds.h"
 #include "global-conf.h"
+#include "ike.h"
 #include "smap.h"
 #include "tunnel.h"
 #include "util.h"
@@ -412,4 +413,16 @@ ut_tunnel_free(struct tunnel *t)
         free(t->type);
         free(t);
     }
+}
+
+void
+ut_tunnel_apply(struct ike_backend *ike, struct tunnel *t)
+{
+    char *error = ike->class->check_tunnel(ike, t);
+
+    if (error) {
+        fail_msg("%s", error);
+    }
+    assert_int_equal(ike->class->tunnel_apply(ike, t), 0);
+    ut_tunnel_free(t);
 }

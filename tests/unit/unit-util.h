@@ -79,6 +79,11 @@ struct tunnel *ut_tunnel_create_valist(const char *dir, const char *name,
                                        const struct global_conf *g,
                                        va_list args);
 void ut_tunnel_free(struct tunnel *);       /* NULL ok. */
+/* Hands tunnel 't' to backend 'ike' as the monitor does: check_tunnel()
+ * must accept it and tunnel_apply() return 0.  Then frees 't' (the
+ * backend must keep no pointer to it). */
+struct ike_backend;
+void ut_tunnel_apply(struct ike_backend *ike, struct tunnel *t);
 
 /* Real time and children. */
 
