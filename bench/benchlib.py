@@ -729,6 +729,39 @@ class Tunnel:
         self.version = 1        # upstream's numbering
 
 
+def start_ovsec_monitor(subj, binary, args, env=None):
+    """Starts ovsec-monitor on 'subj''s host against its ovsdb-server with
+    'args', under perf stat (or $OVSEC_BENCH_WRAP, a profiler: see
+    bench/profile.sh); sets subj.monitor and subj.pidfile.  Returns the
+    path of its log."""
+    h = subj.host
+    pidfile = h.path("ovsec-monitor.pid")
+    log = h.path("ovsec-monitor.log")
+    argv = [binary, "unix:" + h.db_sock, "--pidfile=" + pidfile,
+            "--log-file=" + log] + list(args)
+
+    def ready():
+        pid = read_pid(pidfile)
+        return pid and labmod.unix_connectable(
+            h.path("ovsec-monitor.%d.ctl" % pid))
+
+    def clean():
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+    wrap = os.environ.get("OVSEC_BENCH_WRAP")
+    if wrap:
+        argv = shlex.split(wrap.replace("HOSTDIR", h.dir)) + argv
+    else:
+        argv = subj.wrap_perf(argv, "ovsec-monitor")
+    kwargs = {"env": env} if env is not None else {}
+    subj.monitor = h.add_daemon(
+        "ovsec-monitor", argv, ready=ready, ready_timeout=60,
+        pidfile=pidfile, logs=[log], before_start=clean, **kwargs)
+    subj.monitor.start()
+    subj.pidfile = pidfile
+    return log
+
+
 class Ovsec(Subject):
     kind = "ovsec"
 
@@ -738,30 +771,8 @@ class Ovsec(Subject):
         h.start_ovsdb_server()
         h.vsctl("add-br", "br0")
         h.start_charon()
-        pidfile = h.path("ovsec-monitor.pid")
-        log = h.path("ovsec-monitor.log")
-        argv = [binary, "unix:" + h.db_sock, "--vici=unix:" + h.vici_sock,
-                "--pidfile=" + pidfile, "--log-file=" + log] + list(args)
-
-        def ready():
-            pid = read_pid(pidfile)
-            return pid and labmod.unix_connectable(
-                h.path("ovsec-monitor.%d.ctl" % pid))
-
-        def clean():
-            if os.path.exists(pidfile):
-                os.unlink(pidfile)
-        # A profiler instead of perf stat (bench/profile.sh).
-        wrap = os.environ.get("OVSEC_BENCH_WRAP")
-        if wrap:
-            argv = shlex.split(wrap.replace("HOSTDIR", h.dir)) + argv
-        else:
-            argv = self.wrap_perf(argv, "ovsec-monitor")
-        self.monitor = h.add_daemon(
-            "ovsec-monitor", argv, ready=ready, ready_timeout=60,
-            pidfile=pidfile, logs=[log], before_start=clean)
-        self.monitor.start()
-        self.pidfile = pidfile
+        start_ovsec_monitor(self, binary,
+                            ["--vici=unix:" + h.vici_sock] + list(args))
         # Ready for the benchmark once it talks to charon.
         labmod.poll(lambda: h.appctl("ovsec-monitor", "ipsec/status",
                                      check=False).returncode == 0,
@@ -1195,30 +1206,9 @@ class OvsecLsw(LswSubject):
         h.start_ovsdb_server()
         h.vsctl("add-br", "br0")
         self.pluto.start()
-        pidfile = h.path("ovsec-monitor.pid")
-        log = h.path("ovsec-monitor.log")
-        argv = [binary, "unix:" + h.db_sock, "--pidfile=" + pidfile,
-                "--log-file=" + log] + lswmod.monitor_args(self.pluto)
-
-        def ready():
-            pid = read_pid(pidfile)
-            return pid and labmod.unix_connectable(
-                h.path("ovsec-monitor.%d.ctl" % pid))
-
-        def clean():
-            if os.path.exists(pidfile):
-                os.unlink(pidfile)
-        wrap = os.environ.get("OVSEC_BENCH_WRAP")
-        if wrap:
-            argv = shlex.split(wrap.replace("HOSTDIR", h.dir)) + argv
-        else:
-            argv = self.wrap_perf(argv, "ovsec-monitor")
-        self.monitor = h.add_daemon(
-            "ovsec-monitor", argv, env=self.pluto.env, ready=ready,
-            ready_timeout=60, pidfile=pidfile, logs=[log],
-            before_start=clean)
-        self.monitor.start()
-        self.pidfile = pidfile
+        log = start_ovsec_monitor(self, binary,
+                                  lswmod.monitor_args(self.pluto),
+                                  env=self.pluto.env)
         # Ready once it has asked pluto for its version (the dialect).
         labmod.poll(lambda: "command syntax" in labmod.tail(log, 50), 60,
                     "ovsec-monitor to talk to pluto", interval=0.1)
